@@ -99,8 +99,9 @@ class GameSpec:
         return f"{self.task_type}-{self.target}-None-{self.receptacle}-{self.scene}"
 
 
-def _data_dir() -> Any:
-    return importlib.resources.files("alfworld") / "data"
+def _alfworld_data(name: str) -> str:
+    """Text of a file shipped in the alfworld wheel's ``data`` folder."""
+    return (importlib.resources.files("alfworld") / "data" / name).read_text()
 
 
 def _mangle(text: str) -> str:
@@ -206,9 +207,10 @@ def _problem_pddl(spec: GameSpec, name: str) -> str:
     init: list[str] = []
     init += [f"(receptacleType {recep_ids[k]} {rtype}Type)" for k, (rtype, _) in receptacles.items()]
     init += [f"(objectType {oid} {otype}Type)" for oid, otype, _ in objects]
+    scene_otypes = sorted({otype for _, otype, _ in objects})
     for rtype in sorted({rtype for rtype, _ in receptacles.values()}):
         allowed = constants.VAL_RECEPTACLE_OBJECTS[rtype]
-        init += [f"(canContain {rtype}Type {otype}Type)" for otype in otypes if otype in allowed]
+        init += [f"(canContain {rtype}Type {otype}Type)" for otype in scene_otypes if otype in allowed]
     init += [f"(pickupable {oid})" for oid, otype, _ in objects if otype not in FIXED_OBJECT_TYPES]
     init += [
         f"(isReceptacleObject {oid})"
@@ -243,25 +245,27 @@ def _problem_pddl(spec: GameSpec, name: str) -> str:
     )
 
 
-def game_data(spec: GameSpec, *, trial: str = "trial_T0", walkthrough: list[str] | None = None) -> dict:
+def game_data(
+    spec: GameSpec, *, trial: str = "trial_T0", walkthrough: list[str] | None = None
+) -> dict[str, Any]:
     """The JSON content of ``game.tw-pddl`` for ``spec`` (walkthrough as given, default empty)."""
     _validate(spec)
-    data_dir = _data_dir()
-    grammar = (data_dir / "alfred.twl2").read_text()
     return {
-        "pddl_domain": (data_dir / "alfred.pddl").read_text(),
-        "grammar": grammar.replace("UNKNOWN GOAL", task_description(spec)),
+        "pddl_domain": _alfworld_data("alfred.pddl"),
+        "grammar": _alfworld_data("alfred.twl2").replace("UNKNOWN GOAL", task_description(spec)),
         "pddl_problem": _problem_pddl(spec, f"plan_{trial}"),
         "solvable": walkthrough is not None,
         "walkthrough": list(walkthrough or []),
     }
 
 
-def plan_walkthrough(data: dict) -> list[str]:
+def plan_walkthrough(data: dict[str, Any]) -> list[str]:
     """Plan a winning command list for game ``data`` and check it by replaying it.
 
-    Raises :class:`UnsolvableSpecError` when no plan exists or the game is won at the start.
+    Raises :class:`UnsolvableSpecError` when no plan exists or the game is won at the start,
+    and ``RuntimeError`` if the replayed plan does not win exactly at its last step.
     """
+    import fast_downward
     import textworld
     from alfworld.agents.environment.alfred_tw_env import AlfredDemangler
     from textworld.envs.pddl import PddlEnv
@@ -269,7 +273,14 @@ def plan_walkthrough(data: dict) -> list[str]:
     infos = textworld.EnvInfos(won=True, policy_commands=True, admissible_commands=True)
     env = AlfredDemangler(PddlEnv(infos))
     try:
-        env.load(data)
+        try:
+            env.load(data)
+        except KeyError:
+            # TextWorld chokes on the dummy task Fast Downward emits for a relaxed-unreachable goal.
+            _, sas = fast_downward.pddl2sas(data["pddl_domain"], data["pddl_problem"])
+            if "Atom dummy(val1)" in sas:
+                raise UnsolvableSpecError("the goal is unreachable (no relaxed plan)") from None
+            raise
         state = env.reset()
         if state["won"]:
             raise UnsolvableSpecError("the goal already holds at the start")
@@ -278,10 +289,10 @@ def plan_walkthrough(data: dict) -> list[str]:
             raise UnsolvableSpecError("the planner found no plan for this spec")
         for step, command in enumerate(plan, start=1):
             if command not in state["admissible_commands"]:
-                raise UnsolvableSpecError(f"planned command {command!r} is not admissible")
+                raise RuntimeError(f"planned command {command!r} is not admissible")
             state, _, _ = env.step(command)
             if state["won"] != (step == len(plan)):
-                raise UnsolvableSpecError(f"replaying the plan gives won={state['won']} at step {step}")
+                raise RuntimeError(f"replaying the plan {plan} gives won={state['won']} at step {step}")
         return plan
     finally:
         env.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from implement.envs.commands import normalize_command
-from implement.envs.engine import TranslationCache, default_cache_dir, make_engine
+from implement.envs.engine import ENGINE_LOCK, TranslationCache, default_cache_dir, make_engine
 from implement.envs.games import Game
 from implement.errors import EnvError
 
@@ -87,8 +87,9 @@ class AlfworldEnv:
 
     def reset(self, game: Game | Path | str) -> tuple[Task, Observation]:
         self.game = game if isinstance(game, Game) else Game.from_path(Path(game))
-        self._engine.load(str(self.game.path))
-        self._state = self._engine.reset()
+        with ENGINE_LOCK:
+            self._engine.load(str(self.game.path))
+            self._state = self._engine.reset()
         text = self._state["feedback"]
         match = _GOAL.search(text)
         if not match:
@@ -103,7 +104,8 @@ class AlfworldEnv:
         if self._last.done:
             raise EnvError("step() after the episode is done; call reset()")
         command = normalize_command(action, self._last.admissible_commands)
-        self._state, _, _ = self._engine.step(command)
+        with ENGINE_LOCK:
+            self._state, _, _ = self._engine.step(command)
         text = self._state["feedback"].strip()
         won = bool(self._state["won"])
         step = self._last.step + 1

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import pickle
+import sys
 import tempfile
 import threading
 import zlib
@@ -39,9 +40,11 @@ from implement.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-# fast-downward's translator keeps global options and swaps sys.stdout; TatSu's parser
-# is a module global too. Loading and translating are serialized process-wide.
-_TRANSLATE_LOCK = threading.Lock()
+# fast-downward's translator keeps global options and swaps sys.stdout, and TextWorld's
+# grammar parsers (TatSu) are stateful module globals used by every load, reset and step.
+# All engine work in a process is serialized by this lock (engines in threads then take
+# turns; the GIL allows no more anyway), so environments in threads never corrupt each other.
+ENGINE_LOCK = threading.RLock()
 _FORMAT = "1"
 
 
@@ -79,8 +82,12 @@ class TranslationCache:
             return self._memory[key]
         translation = self._read(key)
         if translation is None:
-            with _TRANSLATE_LOCK:
-                task, sas = fast_downward.pddl2sas(domain, problem)
+            with ENGINE_LOCK:
+                argv = sys.argv[:]  # the translator overwrites sys.argv
+                try:
+                    task, sas = fast_downward.pddl2sas(domain, problem)
+                finally:
+                    sys.argv[:] = argv
             translation = Translation(task, sas)
             self._write(key, translation)
             self.hits["translated"] += 1
@@ -186,7 +193,7 @@ class CachedPddlEnv(PddlEnv):  # type: ignore[misc]
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"cannot read ALFWorld game file {path}: {exc}") from exc
         translation = self._translations.get(domain, problem)
-        with _TRANSLATE_LOCK:
+        with ENGINE_LOCK:
             self._logic = pddl_logic.GameLogic(domain=domain, grammar=grammar)
         initial = _CachedPddlState(self.downward_lib, self._logic, translation, _static_facts(translation, self._logic))
         self._game_data = data

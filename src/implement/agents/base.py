@@ -1,0 +1,59 @@
+"""The agent contract: told a task and its memory, it answers each observation with a decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from implement.envs.alfworld import Observation, Task
+
+
+@dataclass
+class TaskMemory:
+    """What an agent keeps about one game from trial to trial (MetaICL conditions, reflections...).
+
+    The runner saves it after every episode and gives it back in the next trial of the
+    same game, also after `--resume`; it never crosses to another game.
+    """
+
+    game_id: str
+    trial: int = 1  # the trial about to be played, set by the runner
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"game_id": self.game_id, "trial": self.trial, "data": self.data}
+
+
+@dataclass
+class Decision:
+    """One action with the reasons and records behind it."""
+
+    action: str
+    reasoning: str = ""
+    details: dict[str, Any] = field(default_factory=dict)  # proposals, predictions, beliefs...
+    usage: dict[str, float] = field(default_factory=dict)  # calls, tokens, cost, latency
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "reasoning": self.reasoning, "details": self.details, "usage": self.usage}
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """What an agent is told when an episode ends, to update its memory."""
+
+    won: bool
+    steps: int
+    actions: tuple[str, ...]
+    failed_actions: tuple[str, ...]
+
+
+class Agent(Protocol):
+    """`reset` at the start of each episode, `act` once per step, `finish` at its end."""
+
+    name: str
+
+    def reset(self, task: Task, memory: TaskMemory) -> None: ...
+
+    async def act(self, observation: Observation) -> Decision: ...
+
+    def finish(self, outcome: EpisodeOutcome) -> None: ...

@@ -1,0 +1,180 @@
+"""The `implement` command: one subcommand per stage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from implement.errors import ImplementError
+
+app = typer.Typer(help="IMPLEMENT: model-based online policy iteration for embodied LLM agents.", no_args_is_help=True)
+data_app = typer.Typer(help="Install and list ALFWorld game files.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML config file (see `implement config`).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+
+
+def _fail(error: Exception) -> typer.Exit:
+    console.print(f"[red]error:[/red] {error}")
+    return typer.Exit(1)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@data_app.command("install")
+def data_install(
+    source: Annotated[
+        Path | None, typer.Option("--from", help="Folder with <split>.tar.xz archives; omit to run ALFWorld's download.")
+    ] = None,
+    splits: Annotated[str, typer.Option(help="Comma-separated splits to install.")] = "valid_seen,valid_train,train",
+    force: Annotated[bool, typer.Option(help="Unpack again even when a split is complete.")] = False,
+) -> None:
+    """Unpack ALFWorld's game files into $ALFWORLD_DATA (default ~/.cache/alfworld) and verify counts."""
+    from implement.envs.games import data_root, install
+
+    try:
+        with console.status("installing ALFWorld games"):
+            counts = install([s.strip() for s in splits.split(",") if s.strip()], source, force=force)
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    for split, count in counts.items():
+        console.print(f"{split}: {count} games in {data_root()}")
+
+
+@data_app.command("list")
+def data_list(
+    split: Annotated[str, typer.Option(help="Split to list.")] = "valid_seen",
+    as_json: JsonOption = False,
+) -> None:
+    """Games per task type in a split."""
+    from implement.envs.games import find_games, games_by_task_type
+
+    try:
+        games = find_games(split)
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    counts = games_by_task_type(games)
+    if as_json:
+        _print_json({"split": split, "games": len(games), "task_types": counts})
+        return
+    table = Table(title=f"{split}: {len(games)} games")
+    table.add_column("task type")
+    table.add_column("games", justify="right")
+    for task_type, count in counts.items():
+        table.add_row(task_type, str(count))
+    Console().print(table)
+
+
+@app.command("config")
+def show_config(config: ConfigOption = None) -> None:
+    """Print the effective configuration (defaults < file < environment), secrets masked."""
+    from implement.config import describe, load_config
+
+    try:
+        cfg = load_config(config)
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    table = Table(title="configuration")
+    for column in ("setting", "value", "help"):
+        table.add_column(column)
+    for name, value, help_text in describe(cfg):
+        table.add_row(name, repr(value), help_text)
+    Console().print(table)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    agent: Annotated[str | None, typer.Option(help="Agent: expert, random.")] = None,
+    split: Annotated[str | None, typer.Option(help="ALFWorld split (default valid_seen).")] = None,
+    games: Annotated[int | None, typer.Option(help="Seeded sample of this many games (default: all).")] = None,
+    trials: Annotated[int | None, typer.Option(help="Trials per game (paper: 12).")] = None,
+    parallel: Annotated[int | None, typer.Option(help="Environments played at once (paper: 5).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Steps per episode (paper: 30).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of sampling and random choices.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<agent>-<split>-<time>).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out, skipping finished episodes.")] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Play games × trials with an agent into a resumable run directory and report SR@k."""
+    from implement.config import load_config
+    from implement.eval.report import summary_tables
+    from implement.eval.runner import Progress as RunProgress
+    from implement.eval.runner import evaluate
+
+    flags = {
+        "evaluation": {"agent": agent, "games": games, "trials": trials, "parallel": parallel, "seed": seed},
+        "environment": {"split": split, "max_steps": max_steps},
+    }
+    try:
+        cfg = load_config(config, flags=flags)
+        if out is None:
+            if resume:
+                raise ImplementError("--resume needs --out, the run directory to continue")
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            out = Path("runs") / f"{cfg.evaluation.agent}-{cfg.environment.split}-{stamp}"
+        bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("won {task.fields[won]}"), TimeElapsedColumn(), console=console,
+        )
+        with bar:
+            current: dict[str, Any] = {}
+
+            def on_trial(trial: int, pending: int) -> None:
+                current["task"] = bar.add_task(f"trial {trial}/{cfg.evaluation.trials}", total=pending, won=0)
+
+            def on_episode(record: dict[str, Any]) -> None:
+                task = bar.tasks[current["task"]]
+                bar.update(current["task"], advance=1, won=task.fields["won"] + int(record["won"]))
+
+            summary = asyncio.run(evaluate(cfg, out, resume=resume, progress=RunProgress(on_trial, on_episode)))
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    summary["run_dir"] = str(out)
+    if as_json:
+        _print_json(summary)
+    else:
+        for table in summary_tables(summary):
+            Console().print(table)
+        console.print(f"run directory: {out}")
+
+
+@app.command("report")
+def report_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory.")], as_json: JsonOption = False) -> None:
+    """SR@k and step tables of a finished or partial run."""
+    from implement.eval.report import summary_tables
+    from implement.eval.rundir import RunDir
+    from implement.eval.runner import run_summary
+
+    try:
+        summary = run_summary(RunDir(run_dir))
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        _print_json(summary)
+    else:
+        for table in summary_tables(summary):
+            Console().print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

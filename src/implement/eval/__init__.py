@@ -1,0 +1,1 @@
+"""Evaluation: the multi-trial runner, its run directory, metrics and report tables."""

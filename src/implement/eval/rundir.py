@@ -1,0 +1,137 @@
+"""A run directory: `run.json`, `episodes.jsonl`, `memory.jsonl` and `steps/`, written as things happen."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+from implement.errors import ImplementError
+
+logger = logging.getLogger(__name__)
+
+RUN_FILE, EPISODES_FILE, MEMORY_FILE, STEPS_DIR = "run.json", "episodes.jsonl", "memory.jsonl", "steps"
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON line of a file; a torn last line (a killed writer) is skipped."""
+    if not path.exists():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            logger.warning("%s:%d: skipping an incomplete line", path, number)
+    return records
+
+
+def _dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, default=str)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2, default=str)
+    os.replace(tmp, path)
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in ("implement", "textworld", "alfworld", "fast_downward_textworld"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def git_revision() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+class RunDir:
+    """Appends records line by line (flushed), and reads them back for resume and report."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def exists(self) -> bool:
+        return (self.path / RUN_FILE).exists()
+
+    def create(self, meta: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        meta = {
+            **meta,
+            "versions": versions(),
+            "git_revision": git_revision(),
+            "started_at": datetime.now(timezone.utc).isoformat(),
+        }
+        write_json_atomic(self.path / RUN_FILE, meta)
+
+    def meta(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads((self.path / RUN_FILE).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ImplementError(f"{self.path} is not a run directory ({RUN_FILE} unreadable: {exc})") from exc
+        return data
+
+    def update_meta(self, **changes: Any) -> None:
+        write_json_atomic(self.path / RUN_FILE, {**self.meta(), **changes})
+
+    def episodes(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.path / EPISODES_FILE)
+
+    def memories(self) -> dict[str, dict[str, Any]]:
+        """The latest saved memory of each game."""
+        return {m["game_id"]: m for m in read_jsonl(self.path / MEMORY_FILE)}
+
+    def repair(self) -> None:
+        """Drop torn lines left by a killed run, so that appending starts on a fresh line."""
+        for name in (EPISODES_FILE, MEMORY_FILE):
+            path = self.path / name
+            if path.exists() and not path.read_bytes().endswith(b"\n") and path.stat().st_size:
+                records = read_jsonl(path)
+                fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".tmp")
+                with os.fdopen(fd, "w") as f:
+                    f.writelines(_dumps(r) + "\n" for r in records)
+                os.replace(tmp, path)
+
+    def append_episode(self, record: dict[str, Any]) -> None:
+        self._append(self.path / EPISODES_FILE, record)
+
+    def append_memory(self, record: dict[str, Any]) -> None:
+        self._append(self.path / MEMORY_FILE, record)
+
+    def open_steps(self, trial: int, game_id: str) -> IO[str]:
+        """The step log of one episode, truncated: a re-run after a kill starts it afresh."""
+        path = self.path / STEPS_DIR / f"trial_{trial:02d}" / (game_id.replace("/", "__") + ".jsonl")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("w")
+
+    @staticmethod
+    def write_line(stream: IO[str], record: dict[str, Any]) -> None:
+        stream.write(_dumps(record) + "\n")
+        stream.flush()
+
+    def _append(self, path: Path, record: dict[str, Any]) -> None:
+        with path.open("a") as f:
+            self.write_line(f, record)
+            os.fsync(f.fileno())

@@ -1,0 +1,182 @@
+"""The evaluation runner: games × trials over parallel environments, into a resumable run directory.
+
+Trial t plays only the games not solved in trials < t; each game's `TaskMemory` passes
+from trial to trial. Episodes are appended to `episodes.jsonl` as they finish, so a
+killed run loses only the episodes in flight and `resume` plays exactly the missing ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from implement.agents import Agent, EpisodeOutcome, TaskMemory, make_agent
+from implement.config import Config
+from implement.envs.alfworld import AlfworldEnv
+from implement.envs.games import Game, find_games, read_walkthrough
+from implement.errors import ConfigError, ImplementError
+from implement.eval.metrics import summarize
+from implement.eval.rundir import RunDir
+
+# Settings that may change when a run is resumed; every other one must match run.json.
+_RESUMABLE = {("evaluation", "trials"), ("evaluation", "parallel")}
+
+
+@dataclass
+class Progress:
+    """Callbacks for a progress display (the library itself never prints)."""
+
+    on_trial: Callable[[int, int], None] = lambda trial, pending: None
+    on_episode: Callable[[dict[str, Any]], None] = lambda record: None
+
+
+def select_games(config: Config) -> list[Game]:
+    """The split's games, or a seeded sample of `evaluation.games` of them, sorted by id."""
+    root = Path(config.environment.data_dir) if config.environment.data_dir else None
+    games = find_games(config.environment.split, root)
+    n = config.evaluation.games
+    if n is not None:
+        if n < 1:
+            raise ConfigError(f"evaluation.games must be at least 1, got {n}")
+        games = sorted(random.Random(config.evaluation.seed).sample(games, min(n, len(games))))
+    return games
+
+
+def _check_resume(stored: dict[str, Any], config: Config) -> None:
+    current = config.to_dict()
+    changed = [
+        f"{section}.{name}: {stored[section].get(name)!r} -> {value!r}"
+        for section, values in current.items()
+        for name, value in values.items()
+        if (section, name) not in _RESUMABLE and stored.get(section, {}).get(name) != value
+    ]
+    if changed:
+        raise ConfigError("--resume with settings that differ from run.json: " + "; ".join(changed))
+
+
+def open_run(out: Path, config: Config, resume: bool) -> tuple[RunDir, list[Game]]:
+    """Create a run directory, or reopen one to resume it (same settings, same games)."""
+    run = RunDir(out)
+    if run.exists:
+        if not resume:
+            raise ImplementError(f"{out} already holds a run; pass --resume to continue it, or another --out")
+        meta = run.meta()
+        _check_resume(meta["config"], config)
+        games = [Game.from_path(Path(g["path"]), g["split"]) for g in meta["games"]]
+        run.update_meta(config=config.to_dict())
+        run.repair()
+        return run, games
+    games = select_games(config)
+    walkthrough_steps = {g.id: len(read_walkthrough(g)) for g in games}
+    run.create(
+        {
+            "config": config.to_dict(),
+            "games": [
+                {"id": g.id, "path": str(g.path), "split": g.split, "task_type": g.task_type,
+                 "walkthrough_steps": walkthrough_steps[g.id]}
+                for g in games
+            ],
+        }
+    )
+    return run, games
+
+
+def run_summary(run: RunDir) -> dict[str, Any]:
+    """The metrics of a finished or partial run, from its files."""
+    meta = run.meta()
+    games = {g["id"]: g["task_type"] for g in meta["games"]}
+    return summarize(run.episodes(), games, meta["config"]["evaluation"]["trials"])
+
+
+async def evaluate(
+    config: Config,
+    out: Path,
+    *,
+    resume: bool = False,
+    progress: Progress | None = None,
+    agent_factory: Callable[[Config, list[Game]], Agent] | None = None,
+) -> dict[str, Any]:
+    """Play the run to its end (or continue it) and return its summary."""
+    progress = progress or Progress()
+    run, games = open_run(out, config, resume)
+    factory = agent_factory or (lambda cfg, gs: make_agent(cfg.evaluation.agent, cfg, gs))
+    factory(config, games)  # fail fast on an unknown agent or a bad setting
+    walkthrough_steps = {g["id"]: g["walkthrough_steps"] for g in run.meta()["games"]}
+    done = {(e["game"], e["trial"]): e["won"] for e in run.episodes()}
+    memories = {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories().items()}
+    envs = [AlfworldEnv(max_steps=config.environment.max_steps) for _ in range(max(1, config.evaluation.parallel))]
+
+    for trial in range(1, config.evaluation.trials + 1):
+        solved = {g for (g, t), won in done.items() if won and t < trial}
+        pending = [g for g in games if g.id not in solved and (g.id, trial) not in done]
+        progress.on_trial(trial, len(pending))
+        queue: asyncio.Queue[Game] = asyncio.Queue()
+        for game in pending:
+            queue.put_nowait(game)
+
+        async def worker(env: AlfworldEnv, trial: int = trial, queue: asyncio.Queue[Game] = queue) -> None:
+            while not queue.empty():
+                game = queue.get_nowait()
+                memory = memories.setdefault(game.id, TaskMemory(game.id))
+                memory.trial = trial
+                record = await play_episode(env, factory(config, games), game, trial, memory, run)
+                record["walkthrough_steps"] = walkthrough_steps.get(game.id)
+                run.append_episode(record)
+                run.append_memory(memory.to_dict())
+                done[(game.id, trial)] = record["won"]
+                progress.on_episode(record)
+
+        await asyncio.gather(*(worker(env) for env in envs))
+    return run_summary(run)
+
+
+async def play_episode(
+    env: AlfworldEnv, agent: Agent, game: Game, trial: int, memory: TaskMemory, run: RunDir
+) -> dict[str, Any]:
+    """One episode; an exception is recorded in the episode (with its traceback), never raised."""
+    started = time.perf_counter()
+    actions: list[str] = []
+    failed: list[str] = []
+    usage: dict[str, float] = {}
+    record: dict[str, Any] = {"game": game.id, "task_type": game.task_type, "trial": trial}
+    won, steps, error, trace = False, 0, None, None
+    with run.open_steps(trial, game.id) as log:
+        try:
+            task, observation = await asyncio.to_thread(env.reset, game)
+            record["goal"] = task.goal
+            agent.reset(task, memory)
+            run.write_line(log, {"step": 0, "observation": observation.to_dict()})
+            while not observation.done:
+                decision = await agent.act(observation)
+                observation = await asyncio.to_thread(env.step, decision.action)
+                actions.append(observation.action or "")
+                if not observation.succeeded:
+                    failed.append(observation.action or "")
+                for key, value in decision.usage.items():
+                    usage[key] = usage.get(key, 0) + value
+                run.write_line(
+                    log, {"step": observation.step, "decision": decision.to_dict(), "observation": observation.to_dict()}
+                )
+            won, steps = observation.won, observation.step
+            agent.finish(EpisodeOutcome(won, steps, tuple(actions), tuple(failed)))
+        except Exception as exc:
+            error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            steps = len(actions)
+            run.write_line(log, {"error": error, "traceback": trace})
+    record.update(
+        won=won,
+        steps=steps,
+        actions=actions,
+        failed_actions=failed,
+        usage=usage,
+        error=error,
+        traceback=trace,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return record
