@@ -12,22 +12,28 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from implement.errors import ImplementError
 
-app = typer.Typer(help="IMPLEMENT: model-based online policy iteration for embodied LLM agents.", no_args_is_help=True)
+app = typer.Typer(
+    help="IMPLEMENT: model-based online policy iteration for embodied LLM agents.", no_args_is_help=True
+)
 data_app = typer.Typer(help="Install and list ALFWorld game files.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML config file (see `implement config`).")]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML config file (see `implement config`).")
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
 
 def _fail(error: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {error}")
+    # Escaped: messages hold brackets ("[evaluation]") that are not markup; one line, unwrapped.
+    console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -36,16 +42,23 @@ def _print_json(data: Any) -> None:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @data_app.command("install")
 def data_install(
     source: Annotated[
-        Path | None, typer.Option("--from", help="Folder with <split>.tar.xz archives; omit to run ALFWorld's download.")
+        Path | None,
+        typer.Option("--from", help="Folder with <split>.tar.xz archives; omit to run ALFWorld's download."),
     ] = None,
-    splits: Annotated[str, typer.Option(help="Comma-separated splits to install.")] = "valid_seen,valid_train,train",
+    splits: Annotated[
+        str, typer.Option(help="Comma-separated splits to install.")
+    ] = "valid_seen,valid_train,train",
     force: Annotated[bool, typer.Option(help="Unpack again even when a split is complete.")] = False,
 ) -> None:
     """Unpack ALFWorld's game files into $ALFWORLD_DATA (default ~/.cache/alfworld) and verify counts."""
@@ -105,13 +118,19 @@ def show_config(config: ConfigOption = None) -> None:
 def evaluate_cmd(
     agent: Annotated[str | None, typer.Option(help="Agent: expert, random.")] = None,
     split: Annotated[str | None, typer.Option(help="ALFWorld split (default valid_seen).")] = None,
-    games: Annotated[int | None, typer.Option(help="Seeded sample of this many games (default: all).")] = None,
+    games: Annotated[
+        int | None, typer.Option(help="Seeded sample of this many games (default: all).")
+    ] = None,
     trials: Annotated[int | None, typer.Option(help="Trials per game (paper: 12).")] = None,
     parallel: Annotated[int | None, typer.Option(help="Environments played at once (paper: 5).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Steps per episode (paper: 30).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of sampling and random choices.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<agent>-<split>-<time>).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out, skipping finished episodes.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/<agent>-<split>-<time>).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out, skipping finished episodes.")
+    ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -133,8 +152,12 @@ def evaluate_cmd(
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             out = Path("runs") / f"{cfg.evaluation.agent}-{cfg.environment.split}-{stamp}"
         bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("won {task.fields[won]}"), TimeElapsedColumn(), console=console,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("won {task.fields[won]}"),
+            TimeElapsedColumn(),
+            console=console,
         )
         with bar:
             current: dict[str, Any] = {}
@@ -146,7 +169,9 @@ def evaluate_cmd(
                 task = bar.tasks[current["task"]]
                 bar.update(current["task"], advance=1, won=task.fields["won"] + int(record["won"]))
 
-            summary = asyncio.run(evaluate(cfg, out, resume=resume, progress=RunProgress(on_trial, on_episode)))
+            summary = asyncio.run(
+                evaluate(cfg, out, resume=resume, progress=RunProgress(on_trial, on_episode))
+            )
     except ImplementError as exc:
         raise _fail(exc) from exc
     summary["run_dir"] = str(out)
@@ -159,7 +184,9 @@ def evaluate_cmd(
 
 
 @app.command("report")
-def report_cmd(run_dir: Annotated[Path, typer.Argument(help="A run directory.")], as_json: JsonOption = False) -> None:
+def report_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")], as_json: JsonOption = False
+) -> None:
     """SR@k and step tables of a finished or partial run."""
     from implement.eval.report import summary_tables
     from implement.eval.rundir import RunDir

@@ -157,7 +157,9 @@ def apply_overrides(config: Config, overrides: Mapping[str, Mapping[str, Any]], 
     sections = _sections(config)
     for section_name, values in overrides.items():
         if section_name not in sections:
-            raise ConfigError(f"{where}: unknown section {section_name!r}; expected one of: {', '.join(sections)}")
+            raise ConfigError(
+                f"{where}: unknown section {section_name!r}; expected one of: {', '.join(sections)}"
+            )
         if not isinstance(values, Mapping):
             raise ConfigError(f"{where}: [{section_name}] must be a table, got {values!r}")
         section = sections[section_name]

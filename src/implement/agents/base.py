@@ -34,7 +34,12 @@ class Decision:
     usage: dict[str, float] = field(default_factory=dict)  # calls, tokens, cost, latency
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "reasoning": self.reasoning, "details": self.details, "usage": self.usage}
+        return {
+            "action": self.action,
+            "reasoning": self.reasoning,
+            "details": self.details,
+            "usage": self.usage,
+        }
 
 
 @dataclass(frozen=True)

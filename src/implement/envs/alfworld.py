@@ -75,6 +75,7 @@ class AlfworldEnv:
     max_steps: int = 30
     privileged: bool = False
     cache_dir: Path | None = field(default_factory=default_cache_dir)
+    translations: TranslationCache | None = None  # default: the process-wide cache of `cache_dir`
     game: Game | None = field(default=None, init=False)
     _engine: Any = field(default=None, init=False, repr=False)
     _last: Observation | None = field(default=None, init=False, repr=False)
@@ -83,7 +84,8 @@ class AlfworldEnv:
     def __post_init__(self) -> None:
         if self.max_steps < 1:
             raise EnvError(f"max_steps must be at least 1, got {self.max_steps}")
-        self._engine = make_engine(shared_translations(self.cache_dir), facts=self.privileged)
+        translations = self.translations or shared_translations(self.cache_dir)
+        self._engine = make_engine(translations, facts=self.privileged)
 
     def reset(self, game: Game | Path | str) -> tuple[Task, Observation]:
         self.game = game if isinstance(game, Game) else Game.from_path(Path(game))

@@ -18,7 +18,10 @@ _VARIANTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
         re.compile(r"^(?:put|place|move|drop|insert)\s+(.+?)\s+(?:in/on|into|onto|in|on|to|inside)\s+(.+)$"),
         ("move {0} to {1}", "put {0} into {1}", "put {0} in {1}"),
     ),
-    (re.compile(r"^(?:pick up|pickup|grab|get|take)\s+(.+?)\s+(?:from|off|out of)\s+(.+)$"), ("take {0} from {1}",)),
+    (
+        re.compile(r"^(?:pick up|pickup|grab|get|take)\s+(.+?)\s+(?:from|off|out of)\s+(.+)$"),
+        ("take {0} from {1}",),
+    ),
     (re.compile(r"^(?:goto|go|walk to|move to|navigate to)\s+(?:to\s+)?(.+)$"), ("go to {0}",)),
     (re.compile(r"^(?:turn on|switch on|toggle)\s+(.+)$"), ("use {0}",)),
     (re.compile(r"^(?:look at|inspect)\s+(.+)$"), ("examine {0}",)),

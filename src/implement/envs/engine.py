@@ -11,6 +11,7 @@ planner library. The re-planning translation is skipped: nothing here asks for p
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.metadata
@@ -122,7 +123,7 @@ class TranslationCache:
         os.replace(tmp, path)
 
 
-class _CachedPddlState(pddl_logic.PddlState):  # type: ignore[misc]
+class _CachedPddlState(pddl_logic.PddlState):
     """A `PddlState` built from a cached translation instead of translating again."""
 
     def __init__(self, downward_lib: Any, logic: Any, translation: Translation, init_facts: list) -> None:
@@ -157,10 +158,8 @@ def _static_facts(translation: Translation, logic: Any) -> list[textworld.logic.
     """The problem's initial facts as propositions (distances and `=` left out, as TextWorld does)."""
     name_to_type = translation.name_to_type
     for type_ in translation.task.types:
-        try:
+        with contextlib.suppress(ValueError):  # already known
             logic.types.add(textworld.logic.Type(type_.name, type_.supertype_names))
-        except ValueError:  # already known
-            pass
 
     def variables(args: Any) -> list[textworld.logic.Variable]:
         return [textworld.logic.Variable(arg, name_to_type[arg]) for arg in args]
@@ -176,7 +175,7 @@ def _static_facts(translation: Translation, logic: Any) -> list[textworld.logic.
     return facts
 
 
-class CachedPddlEnv(PddlEnv):  # type: ignore[misc]
+class CachedPddlEnv(PddlEnv):
     """TextWorld's PDDL environment that loads a game once and resets from cached SAS."""
 
     def __init__(self, infos: EnvInfos, translations: TranslationCache) -> None:
@@ -195,7 +194,9 @@ class CachedPddlEnv(PddlEnv):  # type: ignore[misc]
         translation = self._translations.get(domain, problem)
         with ENGINE_LOCK:
             self._logic = pddl_logic.GameLogic(domain=domain, grammar=grammar)
-        initial = _CachedPddlState(self.downward_lib, self._logic, translation, _static_facts(translation, self._logic))
+        initial = _CachedPddlState(
+            self.downward_lib, self._logic, translation, _static_facts(translation, self._logic)
+        )
         self._game_data = data
         self._game_file = path
         self.walkthrough = data.get("walkthrough")

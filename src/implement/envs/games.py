@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import lzma
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +53,9 @@ class Game:
         split = split or path.parent.parent.parent.name
         task_type = folder.split("-", 1)[0]
         if task_type not in TASK_TYPES:
-            raise DataError(f"{path}: folder {folder!r} does not start with a task type ({', '.join(TASK_TYPES)})")
+            raise DataError(
+                f"{path}: folder {folder!r} does not start with a task type ({', '.join(TASK_TYPES)})"
+            )
         return cls(id=f"{split}/{folder}/{trial}", path=path, split=split, task_type=task_type)
 
 
@@ -63,18 +68,24 @@ def split_dir(split: str, root: Path | None = None) -> Path:
     return (root or data_root()) / DATA_VERSION / split
 
 
-def find_games(split: str, root: Path | None = None, *, check_count: bool = True) -> list[Game]:
-    """Every game of a split, sorted by id. Raises `DataError` saying how to install missing data."""
-    if split not in SPLIT_SIZES:
-        raise DataError(f"unknown split {split!r}; expected one of: {', '.join(SPLIT_SIZES)}")
+def find_games(split: str, root: Path | None = None) -> list[Game]:
+    """Every game of a split, sorted by id. Raises `DataError` saying how to install missing data.
+
+    ALFWorld's splits must hold their known number of games; any other folder under
+    `<root>/json_2.1.1/` is a custom split (your own game files) and needs at least one game.
+    """
     directory = split_dir(split, root)
     if not directory.is_dir():
-        raise DataError(f"ALFWorld split {split!r} not found at {directory}; {INSTALL_HINT}")
+        known = ", ".join(SPLIT_SIZES)
+        raise DataError(
+            f"ALFWorld split {split!r} not found at {directory} (splits: {known}); {INSTALL_HINT}"
+        )
     games = sorted(Game.from_path(p, split) for p in directory.glob(f"*/*/{GAME_FILE}"))
-    if check_count and len(games) != SPLIT_SIZES[split]:
+    expected = SPLIT_SIZES.get(split)
+    if (expected is not None and len(games) != expected) or not games:
         raise DataError(
             f"ALFWorld split {split!r} at {directory} holds {len(games)} games, expected "
-            f"{SPLIT_SIZES[split]}; it is incomplete or corrupt: {INSTALL_HINT} --force"
+            f"{expected or 'at least 1'}; it is incomplete or corrupt: {INSTALL_HINT} --force"
         )
     return games
 
@@ -84,8 +95,12 @@ def games_by_task_type(games: list[Game]) -> dict[str, int]:
     return {t: counts[t] for t in TASK_TYPES if counts[t]}
 
 
-def install(splits: list[str], source: Path | None, root: Path | None = None, *, force: bool = False) -> dict[str, int]:
+def install(
+    splits: list[str], source: Path | None, root: Path | None = None, *, force: bool = False
+) -> dict[str, int]:
     """Unpack `<source>/<split>.tar.xz` archives (or run ALFWorld's download) and verify game counts.
+
+    An archive holds `json_2.1.1/<split>/<task folder>/<trial>/game.tw-pddl` files.
 
     Idempotent: a split already complete is left alone unless `force`. Unpacking goes to a
     temporary folder beside the target first, so an interrupted install leaves no half split.
@@ -93,11 +108,13 @@ def install(splits: list[str], source: Path | None, root: Path | None = None, *,
     root = root or data_root()
     counts: dict[str, int] = {}
     for split in splits:
-        if split not in SPLIT_SIZES:
-            raise DataError(f"unknown split {split!r}; expected one of: {', '.join(SPLIT_SIZES)}")
         if not force and _complete(split, root):
             logger.info("split %s already installed at %s", split, split_dir(split, root))
         elif source is None:
+            if split not in SPLIT_SIZES:
+                raise DataError(
+                    f"ALFWorld's download has no split {split!r}; expected one of: {', '.join(SPLIT_SIZES)}"
+                )
             _download(root)
         else:
             _unpack(source / f"{split}.tar.xz", split, root)
@@ -115,14 +132,16 @@ def _complete(split: str, root: Path) -> bool:
 
 def _unpack(archive: Path, split: str, root: Path) -> None:
     if not archive.is_file():
-        raise DataError(f"archive {archive} not found; expected `<split>.tar.xz` files as in ../shared/alfworld")
+        raise DataError(
+            f"archive {archive} not found; expected `<split>.tar.xz` files as in ../shared/alfworld"
+        )
     target = split_dir(split, root)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{split}-") as tmp:
         try:
             with tarfile.open(archive) as tar:
                 tar.extractall(tmp, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
             raise DataError(f"cannot unpack {archive}: {exc}") from exc
         unpacked = Path(tmp) / DATA_VERSION / split
         if not unpacked.is_dir():
@@ -144,8 +163,6 @@ def _download(root: Path) -> None:
 
 def read_walkthrough(game: Game) -> list[str]:
     """The game's expert plan. Privileged: for the `expert` reference agent and data collection only."""
-    import json
-
     try:
         return list(json.loads(game.path.read_text())["walkthrough"])
     except (OSError, ValueError, KeyError) as exc:

@@ -25,7 +25,9 @@ def summarize(episodes: list[dict[str, Any]], games: dict[str, str], trials: int
 
     def sr_at(ids: list[str]) -> dict[str, float]:
         return {
-            str(k): round(sum(1 for g in ids if first_win.get(g, trials + 1) <= k) / len(ids), 4) if ids else 0.0
+            str(k): round(sum(1 for g in ids if first_win.get(g, trials + 1) <= k) / len(ids), 4)
+            if ids
+            else 0.0
             for k in range(1, trials + 1)
         }
 
@@ -57,7 +59,9 @@ def summarize(episodes: list[dict[str, Any]], games: dict[str, str], trials: int
         "by_trial": by_trial,
         "steps_per_success": _mean(e["steps"] for e in won),
         "steps_ratio_to_walkthrough": _ratio(won),
-        "failed_action_rate": round(sum(len(e["failed_actions"]) for e in episodes) / steps, 4) if steps else None,
+        "failed_action_rate": round(sum(len(e["failed_actions"]) for e in episodes) / steps, 4)
+        if steps
+        else None,
         "errors": sum(1 for e in episodes if e.get("error")),
     }
 
@@ -66,7 +70,9 @@ def _ratio(won: list[dict[str, Any]]) -> float | None:
     return _mean(e["steps"] / e["walkthrough_steps"] for e in won if e.get("walkthrough_steps"))
 
 
-def _complete(episodes: list[dict[str, Any]], games: dict[str, str], trials: int, first_win: dict[str, int]) -> bool:
+def _complete(
+    episodes: list[dict[str, Any]], games: dict[str, str], trials: int, first_win: dict[str, int]
+) -> bool:
     played = {(e["game"], e["trial"]) for e in episodes}
     return all(
         (g, t) in played or first_win.get(g, trials + 1) < t for g in games for t in range(1, trials + 1)

@@ -29,7 +29,12 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
         trials.add_column(column, justify="right")
     for row in summary["by_trial"]:
         ratio = row["steps_ratio_to_walkthrough"]
-        trials.add_row(str(row["trial"]), str(row["attempted"]), str(row["solved"]), "-" if ratio is None else f"{ratio:.2f}")
+        trials.add_row(
+            str(row["trial"]),
+            str(row["attempted"]),
+            str(row["solved"]),
+            "-" if ratio is None else f"{ratio:.2f}",
+        )
 
     totals = Table(title="Totals", show_header=False)
     totals.add_row("steps per success", str(summary["steps_per_success"]))

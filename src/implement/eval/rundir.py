@@ -90,7 +90,9 @@ class RunDir:
         try:
             data: dict[str, Any] = json.loads((self.path / RUN_FILE).read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise ImplementError(f"{self.path} is not a run directory ({RUN_FILE} unreadable: {exc})") from exc
+            raise ImplementError(
+                f"{self.path} is not a run directory ({RUN_FILE} unreadable: {exc})"
+            ) from exc
         return data
 
     def update_meta(self, **changes: Any) -> None:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from implement.agents import Agent, EpisodeOutcome, TaskMemory, make_agent
+from implement.agents import AGENTS, Agent, EpisodeOutcome, TaskMemory, make_agent
 from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game, find_games, read_walkthrough
-from implement.errors import ConfigError, ImplementError
+from implement.errors import ConfigError, ImplementError, UnknownNameError
 from implement.eval.metrics import summarize
 from implement.eval.rundir import RunDir
 
@@ -78,8 +78,13 @@ def open_run(out: Path, config: Config, resume: bool) -> tuple[RunDir, list[Game
         {
             "config": config.to_dict(),
             "games": [
-                {"id": g.id, "path": str(g.path), "split": g.split, "task_type": g.task_type,
-                 "walkthrough_steps": walkthrough_steps[g.id]}
+                {
+                    "id": g.id,
+                    "path": str(g.path),
+                    "split": g.split,
+                    "task_type": g.task_type,
+                    "walkthrough_steps": walkthrough_steps[g.id],
+                }
                 for g in games
             ],
         }
@@ -104,13 +109,18 @@ async def evaluate(
 ) -> dict[str, Any]:
     """Play the run to its end (or continue it) and return its summary."""
     progress = progress or Progress()
+    if agent_factory is None and config.evaluation.agent not in AGENTS:
+        # Before open_run: an unknown agent must not leave a run directory behind.
+        raise UnknownNameError("agent", config.evaluation.agent, list(AGENTS))
     run, games = open_run(out, config, resume)
     factory = agent_factory or (lambda cfg, gs: make_agent(cfg.evaluation.agent, cfg, gs))
     factory(config, games)  # fail fast on an unknown agent or a bad setting
     walkthrough_steps = {g["id"]: g["walkthrough_steps"] for g in run.meta()["games"]}
     done = {(e["game"], e["trial"]): e["won"] for e in run.episodes()}
     memories = {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories().items()}
-    envs = [AlfworldEnv(max_steps=config.environment.max_steps) for _ in range(max(1, config.evaluation.parallel))]
+    envs = [
+        AlfworldEnv(max_steps=config.environment.max_steps) for _ in range(max(1, config.evaluation.parallel))
+    ]
 
     for trial in range(1, config.evaluation.trials + 1):
         solved = {g for (g, t), won in done.items() if won and t < trial}
@@ -161,7 +171,12 @@ async def play_episode(
                 for key, value in decision.usage.items():
                     usage[key] = usage.get(key, 0) + value
                 run.write_line(
-                    log, {"step": observation.step, "decision": decision.to_dict(), "observation": observation.to_dict()}
+                    log,
+                    {
+                        "step": observation.step,
+                        "decision": decision.to_dict(),
+                        "observation": observation.to_dict(),
+                    },
                 )
             won, steps = observation.won, observation.step
             agent.finish(EpisodeOutcome(won, steps, tuple(actions), tuple(failed)))

@@ -1,0 +1,63 @@
+"""Shared fixtures: tiny ALFWorld games built by the tests, and the real data where installed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from alfgames import standard_games
+from implement.envs.games import DATA_VERSION, Game, find_games
+from implement.errors import DataError
+
+TINY_SPLIT = "tiny"
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ALFWorld data root holding the built games as the custom split `tiny`."""
+    root = tmp_path_factory.mktemp("alfworld")
+    standard_games(root / DATA_VERSION / TINY_SPLIT)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_games(data_root: Path) -> list[Game]:
+    return find_games(TINY_SPLIT, data_root)
+
+
+@pytest.fixture(scope="session")
+def valid_seen() -> list[Game]:
+    """The real valid_seen games; the test is skipped where they are not installed."""
+    try:
+        return find_games("valid_seen")
+    except DataError as exc:
+        pytest.skip(f"ALFWorld valid_seen data not installed ({exc})")
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "sas-cache"
+
+
+@pytest.fixture
+def cli(data_root: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `implement ARGS` in a subprocess as a user would, on the built games' data root."""
+
+    def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        base = {"ALFWORLD_DATA": str(data_root), "IMPLEMENT_CACHE_DIR": str(tmp_path / "cache")}
+        return subprocess.run(
+            [sys.executable, "-m", "implement.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **base, **(env or {})},
+        )
+
+    return run
