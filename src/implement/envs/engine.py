@@ -7,6 +7,12 @@ grammar. All of that depends only on the game file. Here a game is loaded once, 
 translation is cached in memory and on disk, and a reset copies the initial facts and
 the initial game state and re-loads the cached SAS into the engine's own copy of the
 planner library. The re-planning translation is skipped: nothing here asks for plans.
+
+Steps pay for grammar derivation too: after each action TextWorld derives the text of
+every admissible command from its template, parsing the template again each time. A
+command's text depends only on its template and its arguments (ALFWorld's receptacles
+never move), so `_CommandMemo` derives each (template, arguments) once per game.
+Feedback text depends on the state and is always derived.
 """
 
 from __future__ import annotations
@@ -175,6 +181,26 @@ def _static_facts(translation: Translation, logic: Any) -> list[textworld.logic.
     return facts
 
 
+class _CommandMemo:
+    """Wraps a game's grammar: command templates are derived once per argument binding."""
+
+    def __init__(self, grammar: Any, templates: set[str]) -> None:
+        self._grammar = grammar
+        self._templates = templates
+        self._derived: dict[tuple[str, frozenset[tuple[str, str]]], str] = {}
+
+    def derive(self, start: str, context: dict[str, Any]) -> str:
+        if start not in self._templates:
+            return str(self._grammar.derive(start, context))
+        key = (start, frozenset((ph.name, var.name) for ph, var in context["mapping"].items()))
+        if key not in self._derived:
+            self._derived[key] = self._grammar.derive(start, context)
+        return self._derived[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._grammar, name)
+
+
 class CachedPddlEnv(PddlEnv):
     """TextWorld's PDDL environment that loads a game once and resets from cached SAS."""
 
@@ -194,6 +220,8 @@ class CachedPddlEnv(PddlEnv):
         translation = self._translations.get(domain, problem)
         with ENGINE_LOCK:
             self._logic = pddl_logic.GameLogic(domain=domain, grammar=grammar)
+        templates = {action.template for action in self._logic.actions.values()}
+        self._logic.grammar = _CommandMemo(self._logic.grammar, templates)
         initial = _CachedPddlState(
             self.downward_lib, self._logic, translation, _static_facts(translation, self._logic)
         )
