@@ -44,19 +44,28 @@ def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "sas-cache"
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One translation cache for the session's CLI subprocesses."""
+    return tmp_path_factory.mktemp("implement-cache")
+
+
 @pytest.fixture
-def cli(data_root: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run `implement ARGS` in a subprocess as a user would, on the built games' data root."""
+def cli(
+    data_root: Path, shared_cache: Path, tmp_path: Path
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `implement ARGS` in a subprocess as a user would (in tmp_path), on the built games' data root."""
 
     def run(
         *args: str, env: dict[str, str] | None = None, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
-        base = {"ALFWORLD_DATA": str(data_root), "IMPLEMENT_CACHE_DIR": str(tmp_path / "cache")}
+        base = {"ALFWORLD_DATA": str(data_root), "IMPLEMENT_CACHE_DIR": str(shared_cache)}
         return subprocess.run(
             [sys.executable, "-m", "implement.cli", *args],
             capture_output=True,
             text=True,
             timeout=timeout,
+            cwd=tmp_path,
             env={**os.environ, **base, **(env or {})},
         )
 

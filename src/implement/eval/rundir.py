@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Container
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -101,9 +102,13 @@ class RunDir:
     def episodes(self) -> list[dict[str, Any]]:
         return read_jsonl(self.path / EPISODES_FILE)
 
-    def memories(self) -> dict[str, dict[str, Any]]:
-        """The latest saved memory of each game."""
-        return {m["game_id"]: m for m in read_jsonl(self.path / MEMORY_FILE)}
+    def memories(self, finished: Container[tuple[str, int]] | None = None) -> dict[str, dict[str, Any]]:
+        """The latest saved memory of each game; with `finished`, only those saved by these (game, trial)s."""
+        return {
+            m["game_id"]: m
+            for m in read_jsonl(self.path / MEMORY_FILE)
+            if finished is None or (m["game_id"], m["trial"]) in finished
+        }
 
     def repair(self) -> None:
         """Drop torn lines left by a killed run, so that appending starts on a fresh line."""

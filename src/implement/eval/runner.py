@@ -20,7 +20,7 @@ from implement.agents import AGENTS, Agent, EpisodeOutcome, TaskMemory, make_age
 from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game, find_games, read_walkthrough
-from implement.errors import ConfigError, ImplementError, UnknownNameError
+from implement.errors import ConfigError, DataError, ImplementError, UnknownNameError
 from implement.eval.metrics import summarize
 from implement.eval.rundir import RunDir
 
@@ -69,6 +69,12 @@ def open_run(out: Path, config: Config, resume: bool) -> tuple[RunDir, list[Game
         meta = run.meta()
         _check_resume(meta["config"], config)
         games = [Game.from_path(Path(g["path"]), g["split"]) for g in meta["games"]]
+        missing = [str(g.path) for g in games if not g.path.is_file()]
+        if missing:
+            raise DataError(
+                f"{len(missing)} game files of this run are gone (first: {missing[0]}); "
+                "reinstall the data where run.json expects it before resuming"
+            )
         run.update_meta(config=config.to_dict())
         run.repair()
         return run, games
@@ -117,7 +123,9 @@ async def evaluate(
     factory(config, games)  # fail fast on an unknown agent or a bad setting
     walkthrough_steps = {g["id"]: g["walkthrough_steps"] for g in run.meta()["games"]}
     done = {(e["game"], e["trial"]): e["won"] for e in run.episodes()}
-    memories = {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories().items()}
+    # A memory is saved just before its episode's line: one whose episode was not recorded (killed
+    # in between) is left out, and that episode is played again from the memory before it.
+    memories = {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories(set(done)).items()}
     envs = [
         AlfworldEnv(max_steps=config.environment.max_steps) for _ in range(max(1, config.evaluation.parallel))
     ]
@@ -137,8 +145,8 @@ async def evaluate(
                 memory.trial = trial
                 record = await play_episode(env, factory(config, games), game, trial, memory, run)
                 record["walkthrough_steps"] = walkthrough_steps.get(game.id)
-                run.append_episode(record)
                 run.append_memory(memory.to_dict())
+                run.append_episode(record)
                 done[(game.id, trial)] = record["won"]
                 progress.on_episode(record)
 
