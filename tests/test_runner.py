@@ -154,6 +154,11 @@ def test_expert_solves_every_game_in_walkthrough_steps(
         assert "Your task is to" in log[0]["observation"]["text"]
         assert [line["decision"]["action"] for line in log[1:]] == walkthrough
         assert log[-1]["observation"]["won"] is True
+        # every step carries the parsed symbolic state in the paper's format
+        assert log[0]["state"]["agent_location"] == "middle of room"
+        last_go_to = [a for a in walkthrough if a.startswith("go to ")][-1]
+        assert log[-1]["state"]["agent_location"] == last_go_to[len("go to ") :]
+        assert all(set(line["state"]) == {"agent_location", "inventory", "world_state"} for line in log)
 
     text = (out / "run.json").read_text()
     assert SECRET not in text

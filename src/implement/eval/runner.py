@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from implement.agents import AGENTS, Agent, EpisodeOutcome, TaskMemory, make_agent
+from implement.agents import AGENTS, Agent, Decision, EpisodeOutcome, TaskMemory, make_agent
 from implement.config import Config
-from implement.envs.alfworld import AlfworldEnv
+from implement.envs.alfworld import AlfworldEnv, Observation
 from implement.envs.games import Game, find_games, read_walkthrough
 from implement.errors import ConfigError, DataError, ImplementError, UnknownNameError
 from implement.eval.metrics import summarize
 from implement.eval.rundir import RunDir
+from implement.state import SymbolicState, initial_state, update_state
 
 # Settings that may change when a run is resumed; every other one must match run.json.
 _RESUMABLE = {("evaluation", "trials"), ("evaluation", "parallel")}
@@ -154,6 +155,15 @@ async def evaluate(
     return run_summary(run)
 
 
+def _step_line(
+    observation: Observation, state: SymbolicState, decision: Decision | None = None
+) -> dict[str, Any]:
+    line: dict[str, Any] = {"step": observation.step}
+    if decision is not None:
+        line["decision"] = decision.to_dict()
+    return {**line, "observation": observation.to_dict(), "state": state.to_dict()}
+
+
 async def play_episode(
     env: AlfworldEnv, agent: Agent, game: Game, trial: int, memory: TaskMemory, run: RunDir
 ) -> dict[str, Any]:
@@ -169,7 +179,8 @@ async def play_episode(
             task, observation = await asyncio.to_thread(env.reset, game)
             record["goal"] = task.goal
             agent.reset(task, memory)
-            run.write_line(log, {"step": 0, "observation": observation.to_dict()})
+            state = initial_state(observation.text)
+            run.write_line(log, _step_line(observation, state))
             while not observation.done:
                 decision = await agent.act(observation)
                 observation = await asyncio.to_thread(env.step, decision.action)
@@ -178,14 +189,8 @@ async def play_episode(
                     failed.append(observation.action or "")
                 for key, value in decision.usage.items():
                     usage[key] = usage.get(key, 0) + value
-                run.write_line(
-                    log,
-                    {
-                        "step": observation.step,
-                        "decision": decision.to_dict(),
-                        "observation": observation.to_dict(),
-                    },
-                )
+                state = update_state(state, observation.action or "", observation.text)
+                run.write_line(log, _step_line(observation, state, decision))
             won, steps = observation.won, observation.step
             agent.finish(EpisodeOutcome(won, steps, tuple(actions), tuple(failed)))
         except Exception as exc:
