@@ -1,0 +1,66 @@
+"""Language models behind one async `ChatModel` contract, and the registry from spec strings.
+
+Specs: `openai:MODEL` (endpoint and key from config / OPENAI_BASE_URL / OPENAI_API_KEY),
+`openai:MODEL@URL`, `local:NAME_OR_GGUF_PATH` (llama.cpp in process; `local:smollm2-135m`
+is embedded), `scripted:PATH` (answers from a JSON script; `scripted:` alone echoes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from implement.config import LLMConfig
+from implement.llm.base import ChatModel, Completion, LLMError, Message, Usage
+from implement.llm.cache import CachedChatModel, ResponseCache
+
+SPEC_FORMS = ("openai:MODEL", "openai:MODEL@URL", "local:NAME_OR_GGUF_PATH", "scripted:PATH", "scripted:")
+
+
+def make_chat_model(
+    spec: str, config: LLMConfig | None = None, *, cache: ResponseCache | None = None
+) -> ChatModel:
+    """The model a spec names, wrapped in `cache` when one is given."""
+    config = config or LLMConfig()
+    backend, sep, rest = spec.partition(":")
+    model: ChatModel
+    if backend == "openai" and sep and rest:
+        from implement.llm.openai_chat import OpenAIChatModel
+
+        name, at, url = rest.partition("@")
+        model = OpenAIChatModel(
+            name,
+            base_url=url if at else config.base_url,
+            api_key=config.api_key,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            concurrency=config.concurrency,
+        )
+    elif backend == "local" and sep and rest:
+        from implement.llm.local import LocalChatModel
+
+        model = LocalChatModel(rest)
+    elif backend == "scripted" and sep:
+        from implement.llm.scripted import Script, ScriptedChatModel
+
+        model = ScriptedChatModel(Script.load(rest) if rest else Script(), name=spec)
+    else:
+        raise LLMError(f"unknown model spec {spec!r}; expected one of: {', '.join(SPEC_FORMS)}")
+    return CachedChatModel(model, cache) if cache is not None else model
+
+
+def open_cache(path: str | Path | None) -> ResponseCache | None:
+    return ResponseCache(Path(path).expanduser()) if path else None
+
+
+__all__ = [
+    "SPEC_FORMS",
+    "CachedChatModel",
+    "ChatModel",
+    "Completion",
+    "LLMError",
+    "Message",
+    "ResponseCache",
+    "Usage",
+    "make_chat_model",
+    "open_cache",
+]

@@ -1,0 +1,78 @@
+"""The chat-model contract shared by every backend, and per-model usage accounting."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from implement.errors import ImplementError
+
+# An OpenAI-style chat message: role and content (a string, or text and image_url parts)
+Message = dict[str, Any]
+
+
+class LLMError(ImplementError):
+    """A model request failed for good (after its bounded retries), or the model spec is bad."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled answer, with what it cost."""
+
+    text: str
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency: float = 0.0  # seconds of the request that produced it
+    cost: float = 0.0  # dollars, from the configured price table
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Usage:
+    """What a model has consumed so far (summed over its calls)."""
+
+    requests: int = 0
+    retries: int = 0
+    completions: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency: float = 0.0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def record(
+        self, *, completions: int, prompt_tokens: int = 0, completion_tokens: int = 0, latency: float = 0.0,
+        cost: float = 0.0,
+    ) -> None:  # fmt: skip
+        """Count one answered request."""
+        self.requests += 1
+        self.completions += completions
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+        self.latency += latency
+        self.cost += cost
+
+    def add_error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ChatModel(Protocol):
+    """`chat` returns `n` completions of one conversation."""
+
+    name: str
+
+    @property
+    def usage(self) -> Usage: ...
+
+    async def chat(
+        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
+    ) -> list[Completion]: ...

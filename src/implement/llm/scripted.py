@@ -1,0 +1,96 @@
+"""Scripted models: deterministic answers from a JSON script, for tests, benchmarks and demos.
+
+A script is a JSON file::
+
+    {"rules": [{"match": "regex over the last user message", "responses": ["first", "second"]}],
+     "default": "text when no rule matches (default: an echo of the last user message)"}
+
+The first rule whose regex matches (re.search) answers; its responses are used in turn,
+sample by sample and call by call, cycling. `{sample}` in a response is replaced by the
+sample index. With no script at all, every answer is an echo.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from implement.llm.base import Completion, LLMError, Message, Usage
+
+
+def last_user_text(messages: list[Message]) -> str:
+    """The text of the last user message (text parts joined; images left out)."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content", "")
+            if isinstance(content, str):
+                return content
+            return "\n".join(part.get("text", "") for part in content if part.get("type") == "text")
+    return ""
+
+
+@dataclass
+class Script:
+    rules: list[tuple[re.Pattern[str], list[str]]] = field(default_factory=list)
+    default: str | None = None
+    _turns: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | str) -> Script:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise LLMError(f"cannot read model script {path}: {exc}") from exc
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "script") -> Script:
+        if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
+            raise LLMError(f"{where}: expected {{'rules': [...], 'default': ...}}")
+        rules = []
+        for i, rule in enumerate(data.get("rules", [])):
+            responses = rule.get("responses") if isinstance(rule, dict) else None
+            if (
+                not isinstance(responses, list)
+                or not responses
+                or not all(isinstance(r, str) for r in responses)
+            ):
+                raise LLMError(f"{where}: rule {i} needs 'responses', a non-empty list of strings")
+            try:
+                rules.append((re.compile(rule.get("match", ""), re.DOTALL), responses))
+            except re.error as exc:
+                raise LLMError(f"{where}: rule {i} has a bad regex: {exc}") from exc
+        default = data.get("default")
+        if default is not None and not isinstance(default, str):
+            raise LLMError(f"{where}: 'default' must be a string")
+        return cls(rules, default)
+
+    def respond(self, messages: list[Message], sample: int = 0) -> str:
+        """The answer to a conversation; successive calls of one rule walk its responses."""
+        text = last_user_text(messages)
+        for index, (pattern, responses) in enumerate(self.rules):
+            if pattern.search(text):
+                turn = self._turns.get(index, 0)
+                self._turns[index] = turn + 1
+                return responses[turn % len(responses)].replace("{sample}", str(sample))
+        if self.default is not None:
+            return self.default.replace("{sample}", str(sample))
+        return f"echo[{sample}]: {text}"
+
+
+class ScriptedChatModel:
+    """A `ChatModel` answering from a `Script`, in process: no network, no tokens, no cost."""
+
+    def __init__(self, script: Script, name: str = "scripted") -> None:
+        self.name = name
+        self.script = script
+        self.usage = Usage()
+
+    async def chat(
+        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
+    ) -> list[Completion]:
+        self.usage.record(completions=n)
+        return [Completion(self.script.respond(messages, i), finish_reason="stop") for i in range(n)]
