@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Install and list ALFWorld game files.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+llm_app = typer.Typer(help="Language-model endpoints.", no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
 console = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -111,6 +113,36 @@ def show_config(config: ConfigOption = None) -> None:
         table.add_column(column)
     for name, value, help_text in describe(cfg):
         table.add_row(name, repr(value), help_text)
+    Console().print(table)
+
+
+@llm_app.command("check")
+def llm_check(
+    spec: Annotated[
+        str | None, typer.Argument(help="Model spec, e.g. openai:gpt-4.1-mini, local:smollm2-135m.")
+    ] = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """List what an endpoint serves, send one short request, and test n and logprobs support."""
+    from implement.config import load_config
+    from implement.llm import make_chat_model
+    from implement.llm.check import check_model
+
+    try:
+        cfg = load_config(config)
+        spec = spec or cfg.llm.model
+        if not spec:
+            raise ImplementError("no model: give a SPEC or set llm.model (e.g. IMPLEMENT_LLM__MODEL)")
+        report = asyncio.run(check_model(make_chat_model(spec, cfg.llm)))
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        _print_json(report)
+        return
+    table = Table(title=f"llm check {spec}", show_header=False)
+    for key, value in report.items():
+        table.add_row(key, escape(str(value)))
     Console().print(table)
 
 

@@ -16,6 +16,9 @@ Conventions:
   `(on)`; e.g. `apple 1(hot)(sliced)`, `desklamp 1(on)`. A state is known once the agent
   caused it (heat, cool, clean, slice, use) or read it (examine); the engine's listings of
   a receptacle never show states, so a listed object keeps the states already known of it.
+  ALFWorld lets the agent use or slice an object in a receptacle at its spot that it never
+  looked into; such states are kept aside (`SymbolicState.unlisted_states`, outside the JSON)
+  until the object is listed.
 - Every receptacle of the first observation is in `world_state` from the start, unvisited,
   with no objects. `open` is true/false for openable receptacles and "N/A" otherwise; until
   a receptacle is seen its openability is inferred from its type (`OPENABLE_TYPES`: cabinet,
@@ -153,6 +156,9 @@ class SymbolicState:
     agent_location: str = MIDDLE_OF_ROOM
     inventory: str = NOTHING
     world_state: dict[str, ReceptacleState] = field(default_factory=dict)
+    # States of objects listed nowhere yet (used or sliced in a receptacle at the agent's spot
+    # that it never looked into), applied once they are listed. Not part of the paper's JSON.
+    unlisted_states: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -490,14 +496,13 @@ def _ensure_receptacles(state: SymbolicState, names: Iterable[str]) -> SymbolicS
 
 
 def _known_states(state: SymbolicState) -> dict[str, tuple[str, ...]]:
-    """Object name -> its known states, from every receptacle and the inventory."""
-    known: dict[str, tuple[str, ...]] = {}
+    """Object name -> its known states, from every receptacle, the inventory and the memory."""
+    known = dict(state.unlisted_states)
     for rec in state.world_state.values():
         for entry in rec.objects:
             name, states = split_name(entry)
-            if states:
-                known[name] = states
-    if state.inventory not in (NOTHING, ""):
+            known[name] = states
+    if state.holding is not None:
         name, states = split_name(state.inventory)
         known[name] = states
     return known
@@ -526,7 +531,12 @@ def _restate(
         for name, rec in state.world_state.items()
     }
     inventory = change(state.inventory) if state.holding == obj else state.inventory
-    return replace(state, inventory=inventory, world_state=world)
+    listed = state.holding == obj or any(base_name(o) == obj for r in world.values() for o in r.objects)
+    memory = state.unlisted_states
+    if not listed or obj in memory:
+        states = split_name(change(with_states(obj, _known_states(state).get(obj, ()))))[1]
+        memory = {**memory, obj: states}
+    return replace(state, inventory=inventory, world_state=world, unlisted_states=memory)
 
 
 # ---------------------------------------------------------------- diff

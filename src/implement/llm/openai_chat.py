@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from typing import Any
+from typing import Any, cast
 
 from implement.llm.base import Completion, LLMError, Message, Usage
 
@@ -75,7 +75,7 @@ class OpenAIChatModel:
         self.backoff, self.max_backoff = backoff, max_backoff
         self._price = price_of(model, PRICES | (prices or {}))
         self._openai = openai
-        self._client = openai.AsyncOpenAI(
+        self.client = openai.AsyncOpenAI(
             api_key=api_key or "EMPTY", base_url=base_url, timeout=timeout, max_retries=0
         )
         self._rng = random.Random()
@@ -101,9 +101,9 @@ class OpenAIChatModel:
             try:
                 async with endpoint_semaphore(self.base_url or "openai", self.concurrency):
                     started = time.perf_counter()
-                    response = await self._client.chat.completions.create(
+                    response = await self.client.chat.completions.create(
                         model=self.name,
-                        messages=messages,  # type: ignore[arg-type]
+                        messages=cast(Any, messages),
                         n=n,
                         temperature=temperature,
                         max_tokens=max_tokens,
