@@ -244,10 +244,10 @@ class FakeOpenAIServer:
             return _error(500, "The server had an error (fault injected by the fake server).", "server_error")
         if fault == "short":
             n -= 1
-        completion = self._completion(body, n)
-        if fault == "malformed":
-            text = json.dumps(completion)
+        if fault == "malformed":  # the script is not asked: a lost answer does not use up its turn
+            text = json.dumps(self._completion(body, [""] * n))
             return Response(text[: len(text) // 2], media_type="application/json")
+        completion = self._completion(body, [self.script.respond(body["messages"], i) for i in range(n)])
         self.stats.completed += 1
         self.stats.choices_returned += n
         return JSONResponse(completion)
@@ -267,9 +267,9 @@ class FakeOpenAIServer:
             return "'stream' is not supported by the fake server"
         return None
 
-    def _completion(self, body: dict[str, Any], n: int) -> dict[str, Any]:
+    def _completion(self, body: dict[str, Any], texts: list[str]) -> dict[str, Any]:
+        """A chat.completion answering `body` with one choice per text."""
         messages: list[Message] = body["messages"]
-        texts = [self.script.respond(messages, i) for i in range(n)]
         prompt_tokens = sum(_words(_message_text(m)) for m in messages)
         completion_tokens = sum(_words(t) for t in texts)
         self._ids += 1
@@ -306,7 +306,9 @@ class FakeOpenAIServer:
         self, *, log_level: str = "warning", start_timeout: float = 10.0, stop_timeout: float = 5.0
     ) -> Iterator[str]:
         """Serve on 127.0.0.1 (a free port) in a background thread; yields the base URL `http://.../v1`."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it every
+        # answer waits ~40 ms on Nagle and delayed ACKs.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
