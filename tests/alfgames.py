@@ -18,6 +18,8 @@ from typing import Any
 
 from alfworld.gen import constants, goal_library
 
+from implement.envs.games import TASK_TYPES
+
 __all__ = [
     "TASK_TYPES",
     "GameSpec",
@@ -31,14 +33,6 @@ __all__ = [
     "task_description",
 ]
 
-TASK_TYPES = (
-    "pick_and_place_simple",
-    "look_at_obj_in_light",
-    "pick_clean_then_place_in_recep",
-    "pick_heat_then_place_in_recep",
-    "pick_cool_then_place_in_recep",
-    "pick_two_obj_and_place",
-)
 
 # Static receptacle types of ALFRED (movable receptacles such as Mug or Bowl are objects here).
 RECEPTACLE_TYPES = frozenset(constants.VAL_RECEPTACLE_OBJECTS) - constants.MOVABLE_RECEPTACLES_SET

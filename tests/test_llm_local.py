@@ -1,0 +1,84 @@
+"""The embedded SmolLM2-135M: in process, and behind llama.cpp's OpenAI-compatible server over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="the `local` extra (llama-cpp-python) is not installed")
+
+from implement.llm import make_chat_model  # noqa: E402
+from implement.llm.local import embedded_model_path  # noqa: E402
+
+pytestmark = pytest.mark.slow
+QUESTION = [{"role": "user", "content": "Name one fruit."}]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """`python -m llama_cpp.server` with the embedded model on a free loopback port."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path("smollm2-135m")),
+         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"llama.cpp server did not start: {process.stderr.read() if process.stderr else ''}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_openai_backend_against_llama_cpp_server(llama_server: str) -> None:
+    model = make_chat_model(f"openai:smollm2@{llama_server}")
+    answers = asyncio.run(model.chat(QUESTION, n=3, temperature=1.0, max_tokens=12))
+    assert len(answers) == 3 and all(a.text.strip() for a in answers)
+    assert model.usage.prompt_tokens > 0 and model.usage.completion_tokens > 0
+    assert model.usage.requests >= 1
+
+
+def test_llm_check_against_llama_cpp_server(llama_server: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "implement.cli", "llm", "check", f"openai:smollm2@{llama_server}", "--json"],
+        capture_output=True, text=True, timeout=300, env=os.environ.copy(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert "smollm2" in report["served_models"]
+    assert report["reply"] and report["completion_tokens"] > 0
+    assert isinstance(report["n_honoured"], bool | str)
+
+
+def test_local_backend_in_process() -> None:
+    model = make_chat_model("local:smollm2-135m")
+    answers = asyncio.run(model.chat(QUESTION, n=2, temperature=1.0, max_tokens=12))
+    assert len(answers) == 2 and all(a.text.strip() for a in answers)
+    assert model.usage.requests == 2 and model.usage.completion_tokens > 0
