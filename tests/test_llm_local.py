@@ -16,8 +16,8 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason="the `local` extra (llama-cpp-python) is not installed")
 
-from implement.llm import make_chat_model  # noqa: E402
-from implement.llm.local import embedded_model_path  # noqa: E402
+from implement.llm import make_chat_model
+from implement.llm.local import embedded_model_path
 
 pytestmark = pytest.mark.slow
 QUESTION = [{"role": "user", "content": "Name one fruit."}]
@@ -30,13 +30,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def llama_server() -> Iterator[str]:
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m llama_cpp.server` with the embedded model on a free loopback port."""
     port = free_port()
+    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")  # a pipe would fill up and block it
     process = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path("smollm2-135m")),
          "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -49,12 +50,13 @@ def llama_server() -> Iterator[str]:
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama.cpp server did not start: {process.stderr.read() if process.stderr else ''}")
+                raise RuntimeError(f"llama.cpp server did not start; its log: {log.name}")
             time.sleep(0.5)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
 
 
 def test_openai_backend_against_llama_cpp_server(llama_server: str) -> None:
