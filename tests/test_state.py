@@ -14,8 +14,8 @@ import pytest
 
 from alfgames import standard_games
 from implement.envs import AlfworldEnv, Game
-from implement.envs.games import find_games, read_walkthrough
-from implement.errors import DataError, ImplementError
+from implement.envs.games import read_walkthrough
+from implement.errors import ImplementError
 from implement.state import (
     MIDDLE_OF_ROOM,
     NA,
@@ -671,14 +671,6 @@ def test_parsed_state_agrees_with_truth_on_built_games(built_games: list[Path], 
 
 
 @pytest.fixture(scope="module")
-def seen_games() -> list[Game]:
-    try:
-        return find_games("valid_seen")
-    except DataError as exc:
-        pytest.skip(f"ALFWorld valid_seen data not installed ({exc})")
-
-
-@pytest.fixture(scope="module")
 def real_env() -> AlfworldEnv:
     """One env for all real games, on the user's translation cache (as the real data is theirs)."""
     return AlfworldEnv(privileged=True, max_steps=1000)
@@ -687,18 +679,18 @@ def real_env() -> AlfworldEnv:
 @pytest.mark.data
 @pytest.mark.slow
 def test_parsed_state_agrees_with_truth_on_every_valid_seen_walkthrough(
-    seen_games: list[Game], real_env: AlfworldEnv
+    valid_seen: list[Game], real_env: AlfworldEnv
 ) -> None:
-    for game in seen_games:
+    for game in valid_seen:
         walkthrough_run(real_env, game)
 
 
 @pytest.mark.data
 @pytest.mark.slow
 def test_parsed_state_agrees_with_truth_on_random_runs_in_real_games(
-    seen_games: list[Game], real_env: AlfworldEnv
+    valid_seen: list[Game], real_env: AlfworldEnv
 ) -> None:
     """Real rooms have what the built ones lack: several receptacles at one spot, objects in two."""
-    first_of_each_type = {game.task_type: game for game in reversed(seen_games)}
+    first_of_each_type = {game.task_type: game for game in reversed(valid_seen)}
     for i, game in enumerate(sorted(first_of_each_type.values())):
         random_run(real_env, game, seed=i, steps=40)
