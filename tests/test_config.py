@@ -164,3 +164,14 @@ def test_api_key_is_loaded_but_never_shown() -> None:
     assert config.to_dict(secrets=True)["llm"]["api_key"] == SECRET
     # An unset key is shown as unset, not as a masked value.
     assert {name: value for name, value, _ in describe(Config())}["llm.api_key"] is None
+
+
+def test_price_table_from_toml_and_env(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text('[llm.prices]\n"my-model" = [1.5, 6]\n')
+    assert load_config(path, environ={}).llm.prices == {"my-model": [1.5, 6.0]}
+    env = {"IMPLEMENT_LLM__PRICES": '{"other": [0.1, 0.2]}'}
+    assert load_config(environ=env).llm.prices == {"other": [0.1, 0.2]}
+    path.write_text('[llm.prices]\n"my-model" = [1.5]\n')
+    with pytest.raises(ConfigError, match=r"expects \[input, output\]"):
+        load_config(path, environ={})

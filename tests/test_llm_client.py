@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from implement.config import LLMConfig
 from implement.llm import LLMError, ResponseCache, make_chat_model
 from implement.llm.cache import CachedChatModel
 from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
@@ -111,8 +112,8 @@ def test_api_key_never_reaches_logs_errors_or_cache(tmp_path: Path, caplog: pyte
     caplog.set_level(logging.DEBUG)
     server = FakeOpenAIServer(require_key=KEY)
     with server.running() as url:
-        model = make_chat_model(f"openai:fake-model@{url}", cache=ResponseCache(tmp_path / "c.sqlite"))
-        model.model.client.api_key = KEY  # type: ignore[attr-defined]
+        config = LLMConfig(api_key=KEY, cache=str(tmp_path / "c.sqlite"))
+        model = make_chat_model(f"openai:fake-model@{url}", config)
         (answer,) = asyncio.run(model.chat(ask(0)))
         wrong = client(url, api_key=KEY + "-wrong")
         with pytest.raises(LLMError) as info:
@@ -122,3 +123,11 @@ def test_api_key_never_reaches_logs_errors_or_cache(tmp_path: Path, caplog: pyte
     assert KEY not in str(info.value) and KEY not in repr(info.value)
     assert KEY not in caplog.text
     assert KEY.encode() not in (tmp_path / "c.sqlite").read_bytes()
+
+
+def test_cost_from_the_configured_price_table() -> None:
+    with FakeOpenAIServer().running() as url:
+        model = make_chat_model(f"openai:priced@{url}", LLMConfig(prices={"priced": [1e6, 2e6]}))
+        (answer,) = asyncio.run(model.chat(ask(0)))
+    assert answer.cost == answer.prompt_tokens + 2 * answer.completion_tokens > 0
+    assert model.usage.cost == answer.cost

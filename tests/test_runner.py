@@ -640,3 +640,22 @@ def test_resume_refuses_when_game_files_are_gone(data_root: Path, tmp_path: Path
     more.evaluation.trials = 3
     with pytest.raises(DataError, match="game files of this run are gone"):
         run(more, out, resume=True, agent_factory=factory_of(LookAgent))
+
+
+class MeteredAgent(LookAgent):
+    """Says `look`, reporting one model call with tokens and a cache hit per step."""
+
+    async def act(self, observation: Observation) -> Decision:
+        usage = {"requests": 1, "prompt_tokens": 10, "completion_tokens": 2, "cache_hits": 1, "cost": 0.5}
+        return Decision("look", usage=usage)
+
+
+def test_llm_usage_is_summed_into_the_summary(data_root: Path, tmp_path: Path) -> None:
+    summary = run(
+        make_config(data_root, trials=1, max_steps=3, games=2),
+        tmp_path / "run",
+        agent_factory=factory_of(MeteredAgent),
+    )
+    usage = summary["usage"]
+    assert (usage["requests"], usage["prompt_tokens"], usage["cache_hits"], usage["cost"]) == (6, 60, 6, 3.0)
+    assert usage["prompt_tokens_per_step"] == 10 and usage["requests_per_step"] == 1

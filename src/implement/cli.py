@@ -121,6 +121,8 @@ def llm_check(
     spec: Annotated[
         str | None, typer.Argument(help="Model spec, e.g. openai:gpt-4.1-mini, local:smollm2-135m.")
     ] = None,
+    cache: Annotated[Path | None, typer.Option(help="SQLite response cache file.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not use a response cache.")] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -130,7 +132,9 @@ def llm_check(
     from implement.llm.check import check_model
 
     try:
-        cfg = load_config(config)
+        cfg = load_config(config, flags={"llm": {"cache": str(cache) if cache else None}})
+        if no_cache:
+            cfg.llm.cache = None
         spec = spec or cfg.llm.model
         if not spec:
             raise ImplementError("no model: give a SPEC or set llm.model (e.g. IMPLEMENT_LLM__MODEL)")

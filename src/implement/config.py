@@ -10,6 +10,7 @@ one table per section (`[evaluation]`, `[environment]`, ...); an environment var
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import types
@@ -58,6 +59,13 @@ class LLMConfig:
     timeout: float = _f(60.0, "seconds per request before it is retried")
     max_retries: int = _f(6, "retries on 429, 5xx, timeouts and connection errors")
     concurrency: int = _f(16, "requests in flight per endpoint")
+    prices: dict[str, list[float]] = field(
+        default_factory=dict,
+        metadata={
+            "help": "model -> [$ per 1M input tokens, $ per 1M output tokens], over the built-in table"
+        },
+    )
+    cache: str | None = _f(None, "SQLite response cache file (none: no cache)")
 
 
 @dataclass
@@ -136,6 +144,8 @@ def _coerce(section: Any, name: str, value: Any, where: str) -> Any:
         if optional:
             return None
         raise ConfigError(f"{where}: {name} cannot be empty")
+    if typing.get_origin(base) is dict:
+        return _prices(value, f"{where}: {name}")
     try:
         if base is bool:
             if isinstance(value, str):
@@ -150,6 +160,29 @@ def _coerce(section: Any, name: str, value: Any, where: str) -> Any:
         return base(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: {name} expects {base.__name__}, got {value!r}") from None
+
+
+def _prices(value: Any, where: str) -> dict[str, list[float]]:
+    """A price table: model -> [dollars per million input tokens, per million output tokens]."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ConfigError(f"{where} expects a JSON object, got {value!r}") from None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} expects a table of model = [input, output], got {value!r}")
+    table = {}
+    for model, pair in value.items():
+        if not (
+            isinstance(pair, list | tuple)
+            and len(pair) == 2
+            and all(isinstance(p, int | float) for p in pair)
+        ):
+            raise ConfigError(
+                f"{where}: {model!r} expects [input, output] dollars per million tokens, got {pair!r}"
+            )
+        table[str(model)] = [float(p) for p in pair]
+    return table
 
 
 def apply_overrides(config: Config, overrides: Mapping[str, Mapping[str, Any]], where: str) -> Config:

@@ -63,7 +63,20 @@ def summarize(episodes: list[dict[str, Any]], games: dict[str, str], trials: int
         if steps
         else None,
         "errors": sum(1 for e in episodes if e.get("error")),
+        "usage": _usage_totals(episodes),
     }
+
+
+def _usage_totals(episodes: list[dict[str, Any]]) -> dict[str, float]:
+    """Model calls, tokens, cost and cache hits/misses summed over the episodes, and per step."""
+    totals: dict[str, float] = {}
+    for e in episodes:
+        for key, value in e.get("usage", {}).items():
+            totals[key] = totals.get(key, 0) + value
+    steps = sum(e["steps"] for e in episodes)
+    if steps:
+        totals.update({f"{key}_per_step": round(totals[key] / steps, 4) for key in list(totals)})
+    return totals
 
 
 def _ratio(won: list[dict[str, Any]]) -> float | None:

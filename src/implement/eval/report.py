@@ -42,4 +42,6 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
     totals.add_row("failed-action rate", str(summary["failed_action_rate"]))
     totals.add_row("episodes with errors", str(summary["errors"]))
     totals.add_row("complete", "yes" if summary["complete"] else "no (partial run)")
+    for key, value in summary.get("usage", {}).items():
+        totals.add_row(f"llm {key.replace('_', ' ')}", str(round(value, 4)))
     return [sr, trials, totals]

@@ -19,8 +19,10 @@ SPEC_FORMS = ("openai:MODEL", "openai:MODEL@URL", "local:NAME_OR_GGUF_PATH", "sc
 def make_chat_model(
     spec: str, config: LLMConfig | None = None, *, cache: ResponseCache | None = None
 ) -> ChatModel:
-    """The model a spec names, wrapped in `cache` when one is given."""
+    """The model a spec names, wrapped in `cache` (default: `config.cache`, when set)."""
     config = config or LLMConfig()
+    if cache is None:
+        cache = open_cache(config.cache)
     backend, sep, rest = spec.partition(":")
     model: ChatModel
     if backend == "openai" and sep and rest:
@@ -34,6 +36,7 @@ def make_chat_model(
             timeout=config.timeout,
             max_retries=config.max_retries,
             concurrency=config.concurrency,
+            prices={model: (pair[0], pair[1]) for model, pair in config.prices.items()},
         )
     elif backend == "local" and sep and rest:
         from implement.llm.local import LocalChatModel
