@@ -33,12 +33,12 @@ data: install
 demo: data
 	$(BIN)/implement evaluate --agent expert --games 20 --trials 1
 
-lint: install
+lint: install-local
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: data lint install-local
+test: data lint
 	$(BIN)/pytest
 
 bench: data

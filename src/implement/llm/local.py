@@ -11,7 +11,7 @@ import importlib.util
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from implement.llm.base import Completion, LLMError, Message, Usage
 
@@ -69,7 +69,7 @@ class LocalChatModel:
         with self._lock:
             started = time.perf_counter()
             result: Any = self._llama.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
+                messages=cast(Any, messages),
                 temperature=temperature,
                 max_tokens=max_tokens,
                 seed=self._seed + index,
