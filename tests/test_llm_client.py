@@ -131,3 +131,14 @@ def test_cost_from_the_configured_price_table() -> None:
         (answer,) = asyncio.run(model.chat(ask(0)))
     assert answer.cost == answer.prompt_tokens + 2 * answer.completion_tokens > 0
     assert model.usage.cost == answer.cost
+
+
+def test_text_and_image_parts_travel_over_http() -> None:
+    frame = "data:image/png;base64,iVBORw0KGgo="
+    content = [
+        {"type": "text", "text": "what is in the frame"},
+        {"type": "image_url", "image_url": {"url": frame}},
+    ]
+    with FakeOpenAIServer().running() as url:
+        (answer,) = asyncio.run(client(url).chat([{"role": "user", "content": content}]))
+    assert answer.text == "echo[0]: what is in the frame"
