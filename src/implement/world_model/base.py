@@ -1,0 +1,75 @@
+"""The world-model contract, MetaICL conditions, and what makes an action information-gathering.
+
+A world model works in two modes: perception (`perceive`: the state after an action,
+given what the environment answered) and prediction (`predict`: imagined states after an
+action, `n` Monte Carlo samples where the outcome is uncertain). MetaICL `Conditions`
+carry what earlier trials of the same task showed: the objects seen in each receptacle
+(condition 1) and the actions that failed, with their context (condition 2).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from implement.state import SymbolicState
+
+_GO_TO = re.compile(r"^go to (?P<r>.+)$")
+_OPEN = re.compile(r"^open (?P<r>.+)$")
+_ARGS = re.compile(
+    r"^(?:take|move|put|heat|cool|clean|slice) (?P<o>.+?) (?:from|to|into|in|on|with) (?P<r>.+)$"
+)
+_ONE = re.compile(r"^(?:go to|open|close|examine|use) (?P<r>.+)$")
+
+
+@dataclass(frozen=True)
+class FailedAction:
+    """Condition 2: an action that failed, and the context it failed in."""
+
+    action: str
+    agent_location: str
+    inventory: str
+    target_state: dict[str, Any] | None = None  # the target receptacle's state then, if any
+
+
+@dataclass
+class Conditions:
+    """MetaICL conditions of one task, gathered over its earlier trials."""
+
+    object_lists: dict[str, list[str]] = field(default_factory=dict)  # receptacle -> object types seen there
+    failed_actions: list[FailedAction] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"object_lists": self.object_lists, "failed_actions": [asdict(f) for f in self.failed_actions]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Conditions:
+        return cls(
+            object_lists={str(k): list(v) for k, v in data.get("object_lists", {}).items()},
+            failed_actions=[FailedAction(**f) for f in data.get("failed_actions", [])],
+        )
+
+
+def action_target(action: str) -> str | None:
+    """The receptacle an action is about: 'go to fridge 1' -> 'fridge 1', 'take a from b' -> 'b'."""
+    match = _ARGS.match(action) or _ONE.match(action)
+    return match.group("r") if match else None
+
+
+def is_information_gathering(state: SymbolicState, action: str) -> bool:
+    """Going to or opening a receptacle not yet visited: its contents are unknown."""
+    match = _GO_TO.match(action) or _OPEN.match(action)
+    return bool(match) and not state.receptacle(match.group("r")).visited
+
+
+class WorldModel(Protocol):
+    """Perception and prediction over the paper's symbolic state."""
+
+    name: str
+
+    async def perceive(self, prev: SymbolicState, action: str, observation: str) -> SymbolicState: ...
+
+    async def predict(
+        self, state: SymbolicState, action: str, conditions: Conditions | None = None, *, n: int = 1
+    ) -> list[SymbolicState]: ...
