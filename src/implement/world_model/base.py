@@ -60,7 +60,7 @@ def action_target(action: str) -> str | None:
 def is_information_gathering(state: SymbolicState, action: str) -> bool:
     """Going to or opening a receptacle not yet visited: its contents are unknown."""
     match = _GO_TO.match(action) or _OPEN.match(action)
-    return bool(match) and not state.receptacle(match.group("r")).visited
+    return match is not None and not state.receptacle(match.group("r")).visited
 
 
 class WorldModel(Protocol):
