@@ -1,0 +1,190 @@
+"""`implement wm eval`: a world model's predictions against what real ALFWorld games do.
+
+Held-out transitions are played on the real engine (walkthroughs with seeded random
+admissible and inadmissible actions woven in). The truth of a step is the parsed next
+state (the parser agrees with the engine's facts on everything observed); the truth of
+a receptacle's unseen contents comes from the engine's facts. Reported:
+
+- exact next-state match on deterministic actions (everything but going to or opening
+  an unvisited receptacle), and the accuracy of predicting whether an action fails;
+- for information-gathering actions, the mean log-likelihood of the true contents'
+  object types under the predicted samples (add-half smoothing);
+- the search rank: receptacles ordered by the predicted probability of holding the
+  goal's object type, the rank of the first one that really holds it (1 = oracle),
+  beside the uniform order's expected rank; without conditions, and with MetaICL
+  object lists from a previous visit of every receptacle.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import mean
+from typing import Any
+
+from implement.envs.alfworld import AlfworldEnv
+from implement.envs.games import Game, read_walkthrough
+from implement.state import SymbolicState, initial_state, object_type, update_state
+from implement.world_model.base import Conditions, WorldModel, action_target, is_information_gathering
+
+NOISE = ("look", "inventory", "take nothing from nowhere")
+
+
+@dataclass(frozen=True)
+class Transition:
+    game_id: str
+    before: SymbolicState
+    action: str
+    succeeded: bool
+    after: SymbolicState
+    information_gathering: bool
+    true_contents: tuple[str, ...] = ()  # object types truly in the target (information gathering only)
+
+
+def _contents(facts: list[Any]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for fact in facts:
+        if fact.name == "inreceptacle":
+            obj, rec = (v.name for v in fact.arguments)
+            found.setdefault(rec, set()).add(object_type(obj))
+    return found
+
+
+def play_transitions(env: AlfworldEnv, game: Game, *, seed: int, detours: float = 0.3) -> list[Transition]:
+    """One episode of the walkthrough with seeded detours; every step becomes a transition."""
+    rng = random.Random(f"{seed}:{game.id}")
+    _, obs = env.reset(game)
+    state = initial_state(obs.text)
+    transitions: list[Transition] = []
+    for planned in read_walkthrough(game):
+        actions = [planned]
+        if rng.random() < detours:
+            actions.insert(0, rng.choice([*obs.admissible_commands, *NOISE]))
+        for action in actions:
+            if obs.done:
+                return transitions
+            gathering = is_information_gathering(state, action)
+            obs = env.step(action)
+            after = update_state(state, obs.action or action, obs.text)
+            target = action_target(obs.action or action)
+            truth = tuple(sorted(_contents(env.true_facts()).get(target or "", ()))) if gathering else ()
+            transitions.append(
+                Transition(game.id, state, obs.action or action, obs.succeeded, after, gathering, truth)
+            )
+            state = after
+    return transitions
+
+
+def _share_with(samples: list[SymbolicState], receptacle: str, kind: str) -> float:
+    """Share of samples in which `receptacle` holds an object of type `kind`."""
+    if not samples:
+        return 0.0
+    hits = sum(any(object_type(o) == kind for o in s.receptacle(receptacle).objects) for s in samples)
+    return hits / len(samples)
+
+
+def _log_likelihood(samples: list[SymbolicState], receptacle: str, kinds: tuple[str, ...]) -> float | None:
+    if not kinds:
+        return None
+    n = len(samples)
+    return mean(math.log((_share_with(samples, receptacle, k) * n + 0.5) / (n + 1)) for k in kinds)
+
+
+def _rank(scores: dict[str, float], holders: set[str]) -> float:
+    """Expected rank of the first true holder when receptacles are sorted by score (ties at random)."""
+    best = max(scores[r] for r in holders)
+    above = sum(1 for r, s in scores.items() if s > best)
+    tied_others = sum(1 for r, s in scores.items() if s == best and r not in holders)
+    tied_holders = sum(1 for r in holders if scores[r] == best)
+    return 1 + above + tied_others / (tied_holders + 1)
+
+
+async def search_rank(
+    model: WorldModel, start: SymbolicState, goal_type: str, truth: dict[str, set[str]], *, samples: int,
+    metaicl: bool,
+) -> tuple[float, float] | None:  # fmt: skip
+    """(model's rank, uniform expected rank) of the first receptacle holding `goal_type`."""
+    receptacles = list(start.world_state)
+    holders = {r for r in receptacles if goal_type in truth.get(r, set())}
+    if not holders:
+        return None
+    conditions = (
+        Conditions(object_lists={r: sorted(truth.get(r, set())) for r in receptacles}) if metaicl else None
+    )
+    scores = {}
+    for receptacle in receptacles:
+        predicted = await model.predict(start, f"go to {receptacle}", conditions, n=samples)
+        scores[receptacle] = _share_with(predicted, receptacle, goal_type)
+    return _rank(scores, holders), (len(receptacles) + 1) / (len(holders) + 1)
+
+
+def goal_object_type(game: Game) -> str:
+    """The goal's object type from the game's folder name (`<task>-<Object>-<Mod>-<Recep>-<scene>`)."""
+    folder = game.id.split("/")[1]
+    return folder.split("-")[1].lower()
+
+
+async def evaluate_world_model(
+    model: WorldModel,
+    games: list[Game],
+    *,
+    samples: int = 10,
+    seed: int = 0,
+    metaicl: bool = True,
+    on_game: Callable[[Game], None] = lambda game: None,
+) -> dict[str, Any]:
+    """Play the games' transitions and score the model on them."""
+    env = AlfworldEnv(privileged=True, max_steps=200)
+    exact: list[bool] = []
+    failure: list[bool] = []
+    likelihood: list[float] = []
+    ranks: dict[str, list[float]] = {"model": [], "uniform": [], "model_metaicl": []}
+    for game in games:
+        for t in play_transitions(env, game, seed=seed):
+            if t.information_gathering:
+                predicted = await model.predict(t.before, t.action, None, n=samples)
+                ll = _log_likelihood(predicted, action_target(t.action) or "", t.true_contents)
+                if ll is not None:
+                    likelihood.append(ll)
+                continue
+            (predicted_state, *_) = await model.predict(t.before, t.action, None, n=1) or [t.before]
+            exact.append(predicted_state == t.after)
+            failure.append((predicted_state == t.before) == (not t.succeeded))
+        _, obs = env.reset(game)
+        start = initial_state(obs.text)
+        truth = _contents(env.true_facts())
+        goal = goal_object_type(game)
+        result = await search_rank(model, start, goal, truth, samples=samples, metaicl=False)
+        if result is not None:
+            ranks["model"].append(result[0])
+            ranks["uniform"].append(result[1])
+            if metaicl:
+                with_conditions = await search_rank(model, start, goal, truth, samples=samples, metaicl=True)
+                ranks["model_metaicl"].append(with_conditions[0] if with_conditions else result[0])
+        on_game(game)
+
+    def avg(values: list[float] | list[bool]) -> float | None:
+        return round(mean(float(v) for v in values), 4) if values else None
+
+    report: dict[str, Any] = {
+        "model": model.name,
+        "games": len(games),
+        "deterministic_transitions": len(exact),
+        "deterministic_exact_match": avg(exact),
+        "failure_prediction_accuracy": avg(failure),
+        "information_gathering_transitions": len(likelihood),
+        "contents_log_likelihood": avg(likelihood),
+        "search_rank": avg(ranks["model"]),
+        "search_rank_uniform": avg(ranks["uniform"]),
+    }
+    if metaicl:
+        report["search_rank_metaicl"] = avg(ranks["model_metaicl"])
+    stats = getattr(model, "stats", None)
+    if stats is not None:
+        report["model_stats"] = stats.to_dict() if hasattr(stats, "to_dict") else dict(stats)
+    return report
+
+
+__all__ = ["Transition", "evaluate_world_model", "goal_object_type", "play_transitions"]
