@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import math
 import socket
 import statistics
@@ -28,7 +27,8 @@ from contextlib import contextmanager
 
 import openai
 
-from implement.llm.fake_server import FakeOpenAIServer
+from implement.llm.base import LLMError
+from implement.llm.fake_server import FakeOpenAIServer, wait_for_http
 
 MESSAGES = [{"role": "user", "content": "go to the kitchen"}]
 
@@ -60,19 +60,10 @@ def server_process(latency: float) -> Iterator[str]:
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            try:
-                connection.request("GET", "/health")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the fake server did not start (exit code {process.poll()})") from None
-                time.sleep(0.1)
-            finally:
-                connection.close()
+        try:
+            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30, alive=lambda: process.poll() is None)
+        except LLMError as exc:
+            raise SystemExit(f"the fake server did not start: {exc}") from None
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         process.terminate()

@@ -8,15 +8,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 pytest.importorskip("llama_cpp", reason="the `local` extra (llama-cpp-python) is not installed")
 
-from implement.llm import make_chat_model
+from implement.llm import LLMError, make_chat_model
+from implement.llm.fake_server import wait_for_http
 from implement.llm.local import embedded_model_path
 
 pytestmark = pytest.mark.slow
@@ -41,17 +40,10 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama.cpp server did not start; its log: {log.name}")
-            time.sleep(0.5)
+        try:
+            wait_for_http(f"{url}/models", timeout=120, alive=lambda: process.poll() is None)
+        except LLMError as exc:
+            raise RuntimeError(f"llama.cpp server did not start ({exc}); its log: {log.name}") from None
         yield url
     finally:
         process.terminate()

@@ -28,6 +28,7 @@ import random
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -335,25 +336,33 @@ class FakeOpenAIServer:
             sock.close()
 
 
-def _wait_until_up(port: int, server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
-    """Block until GET /health answers 200; raise if the server thread dies or time runs out."""
+def wait_for_http(url: str, *, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
+    """Block until GET `url` answers 200; raise `LLMError` when `alive()` turns false or time runs out."""
+    parts = urllib.parse.urlsplit(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not thread.is_alive():
-            raise LLMError(f"the fake OpenAI server on port {port} failed to start (see the uvicorn log)")
-        if server.started:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1.0)
-            try:
-                connection.request("GET", "/health")
-                if connection.getresponse().status == 200:
-                    return
-            except OSError:
-                pass  # not accepting yet: retry
-            finally:
-                connection.close()
+        if not alive():
+            raise LLMError(f"the server behind {url} stopped before it answered")
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=1.0)
+        try:
+            connection.request("GET", parts.path or "/")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass  # not accepting yet: retry
+        finally:
+            connection.close()
         time.sleep(0.01)
-    server.should_exit = True
-    raise LLMError(f"the fake OpenAI server on port {port} did not answer within {timeout:g} s")
+    raise LLMError(f"{url} did not answer within {timeout:g} s")
+
+
+def _wait_until_up(port: int, server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
+    """Block until the server thread answers GET /health; stop it if it does not."""
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=timeout, alive=thread.is_alive)
+    except LLMError:
+        server.should_exit = True
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> None:
