@@ -142,3 +142,11 @@ def test_text_and_image_parts_travel_over_http() -> None:
     with FakeOpenAIServer().running() as url:
         (answer,) = asyncio.run(client(url).chat([{"role": "user", "content": content}]))
     assert answer.text == "echo[0]: what is in the frame"
+
+
+def test_one_model_serves_several_event_loops() -> None:
+    with FakeOpenAIServer().running() as url:
+        model = client(url)
+        first = asyncio.run(model.chat(ask(1)))
+        second = asyncio.run(model.chat(ask(2)))
+    assert [first[0].text, second[0].text] == ["echo[0]: question 1", "echo[0]: question 2"]

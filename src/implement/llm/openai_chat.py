@@ -75,10 +75,17 @@ class OpenAIChatModel:
         self.backoff, self.max_backoff = backoff, max_backoff
         self._price = price_of(model, PRICES | (prices or {}))
         self._openai = openai
-        self.client = openai.AsyncOpenAI(
-            api_key=api_key or "EMPTY", base_url=base_url, timeout=timeout, max_retries=0
-        )
+        self._client_options = {"api_key": api_key or "EMPTY", "base_url": base_url, "timeout": timeout}
+        self._clients: dict[int, Any] = {}
         self._rng = random.Random()
+
+    @property
+    def client(self) -> Any:
+        """The SDK client of the running event loop (its connections belong to one loop)."""
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._clients:
+            self._clients[loop] = self._openai.AsyncOpenAI(**self._client_options, max_retries=0)
+        return self._clients[loop]
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512

@@ -1,0 +1,3 @@
+"""Every prompt template of the package, in one place and versioned."""
+
+from __future__ import annotations

@@ -1,0 +1,198 @@
+"""`LLMWorldModel`: the unified `[PER]`/`[PRE]` world model behind any chat model.
+
+The paper's fine-tuned model served by vLLM (`openai:wm_metaicl@http://localhost:8002/v1`)
+or any chat LLM zero-shot: the prompts are the same (`implement.prompts.world_model`).
+
+- `perceive` sends one `[PER]` request (temperature 0) and parses the answer. An answer
+  that holds no valid state, or a request that fails for good, falls back to the exact text
+  parser (`update_state`); every fallback is counted in `stats` and logged.
+- `predict` sends one `[PRE]` request with the MetaICL conditions selected for the action
+  (`select_conditions`). Information-gathering actions (going to or opening an unvisited
+  receptacle) get `n` samples (default `mc_samples`) at `temperature`; every other action
+  gets one sample at temperature 0. Unparseable samples are dropped and counted.
+- All samples failed: `predict` returns an empty list (counted in
+  `stats.empty_predictions`, logged as a warning). The caller decides what an action with
+  no imagined outcome means (e.g. `predicted or [state]`); a made-up "unchanged" state would
+  look like a confident prediction that the action fails.
+- Going to a closed openable receptacle never visited: the real game shows only "The X is
+  closed.", but the useful imagination is what is inside. The `[PRE]` prompt carries a note
+  asking the model to also imagine what opening it would show, listed under the receptacle
+  with `"open": false` (the convention of `SymbolicWorldModel`); the samples' `open` of that
+  receptacle is forced back to false and `visited` to true. One request, not a second
+  "open X" round trip per sample.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from implement.llm.base import ChatModel, LLMError, Usage
+from implement.prompts.world_model import perception_messages, prediction_messages
+from implement.state import (
+    OPENABLE_TYPES,
+    ReceptacleState,
+    SymbolicState,
+    receptacle_type,
+    receptacles_in,
+    update_state,
+)
+from implement.world_model.base import Conditions, action_target, is_information_gathering
+from implement.world_model.metaicl import select_conditions
+from implement.world_model.parsing import StateParseError, parse_state
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorldModelStats:
+    """What an `LLMWorldModel` has asked and how its answers fared."""
+
+    requests: int = 0  # chat requests sent (perception and prediction)
+    samples: int = 0  # completions received
+    parse_failures: int = 0  # completions that held no valid state (dropped, or a fallback)
+    fallbacks: int = 0  # perceptions answered by the text parser instead of the model
+    request_errors: int = 0  # requests that failed for good (LLMError)
+    empty_predictions: int = 0  # predict calls that returned no state (every sample failed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LLMWorldModel:
+    """Perception and prediction by a chat model over the paper's symbolic state."""
+
+    def __init__(
+        self,
+        chat_model: ChatModel,
+        *,
+        mc_samples: int = 10,
+        temperature: float = 1.0,
+        max_tokens: int = 2048,
+        seed: int = 0,
+        max_object_lists: int = 15,
+        max_failed_actions: int = 15,
+    ) -> None:
+        if mc_samples < 1:
+            raise ValueError(f"mc_samples must be >= 1, got {mc_samples}")
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        self.chat_model = chat_model
+        self.name = f"llm:{chat_model.name}"
+        self.mc_samples = mc_samples
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.max_object_lists = max_object_lists
+        self.max_failed_actions = max_failed_actions
+        self.stats = WorldModelStats()
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens, requests and cost of the underlying chat model."""
+        return self.chat_model.usage
+
+    async def perceive(
+        self,
+        prev: SymbolicState,
+        action: str,
+        observation: str,
+        *,
+        frame: str | None = None,
+        visible: Sequence[str] | None = None,
+    ) -> SymbolicState:
+        """The state after `action`, read by the model from `observation` (and `frame`, an image URL)."""
+        succeeded = not observation.strip().startswith("Nothing happens")
+        if visible is None:
+            target = action_target(action)
+            names = [*prev.world_state, *receptacles_in(observation)]
+            visible = [n for n in dict.fromkeys(names) if n != target]
+        messages = perception_messages(
+            prev, action, observation, succeeded=succeeded, visible=visible, frame=frame
+        )
+        self.stats.requests += 1
+        try:
+            (completion, *_) = await self.chat_model.chat(
+                messages, n=1, temperature=0.0, max_tokens=self.max_tokens
+            )
+        except (LLMError, ValueError) as exc:  # ValueError: no completion came back
+            self.stats.request_errors += 1
+            self.stats.fallbacks += 1
+            logger.warning("perception request failed after %r (%s); text parser used", action, exc)
+            return update_state(prev, action, observation)
+        self.stats.samples += 1
+        try:
+            return parse_state(completion.text)
+        except StateParseError as exc:
+            self.stats.parse_failures += 1
+            self.stats.fallbacks += 1
+            logger.warning("perception answer unparseable after %r (%s); text parser used", action, exc)
+            return update_state(prev, action, observation)
+
+    async def predict(
+        self, state: SymbolicState, action: str, conditions: Conditions | None = None, *, n: int | None = None
+    ) -> list[SymbolicState]:
+        """Imagined states after `action`: `n` samples (default `mc_samples`) if it gathers information,
+        else one. Empty when every sample was unparseable or the request failed (counted in `stats`)."""
+        gathering = is_information_gathering(state, action)
+        samples = (n if n is not None else self.mc_samples) if gathering else 1
+        if samples < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        temperature = self.temperature if gathering else 0.0
+        selected = select_conditions(
+            conditions,
+            state,
+            action,
+            max_object_lists=self.max_object_lists,
+            max_failed_actions=self.max_failed_actions,
+            rng=random.Random(f"{self.seed}:{action}:{state.to_json(sort_keys=True)}"),
+        )
+        closed = self._closed_unvisited_target(state, action)
+        messages = prediction_messages(state, action, selected, imagine_opened=closed)
+        self.stats.requests += 1
+        try:
+            completions = await self.chat_model.chat(
+                messages, n=samples, temperature=temperature, max_tokens=self.max_tokens
+            )
+        except LLMError as exc:
+            self.stats.request_errors += 1
+            self.stats.empty_predictions += 1
+            logger.warning("prediction request for %r failed: %s", action, exc)
+            return []
+        self.stats.samples += len(completions)
+        predicted = []
+        for completion in completions:
+            try:
+                sample = parse_state(completion.text)
+            except StateParseError as exc:
+                self.stats.parse_failures += 1
+                logger.debug("prediction sample for %r dropped: %s", action, exc)
+                continue
+            predicted.append(_keep_closed(sample, closed) if closed is not None else sample)
+        if not predicted:
+            self.stats.empty_predictions += 1
+            logger.warning(
+                "no usable prediction for %r: all %d samples unparseable", action, len(completions)
+            )
+        return predicted
+
+    @staticmethod
+    def _closed_unvisited_target(state: SymbolicState, action: str) -> str | None:
+        """The receptacle of `go to X` when X opens, is closed and was never visited."""
+        if not action.startswith("go to "):
+            return None
+        target = action_target(action)
+        if target is None or receptacle_type(target) not in OPENABLE_TYPES:
+            return None
+        rec = state.receptacle(target)
+        return target if not rec.visited and rec.open is False else None
+
+
+def _keep_closed(state: SymbolicState, receptacle: str) -> SymbolicState:
+    """Arriving does not open it: imagined contents stay listed, `open` false, `visited` true."""
+    rec = state.receptacle(receptacle)
+    fixed = ReceptacleState(visited=True, open=False, objects=rec.objects)
+    return replace(state, world_state={**state.world_state, receptacle: fixed})
