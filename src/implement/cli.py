@@ -25,6 +25,8 @@ data_app = typer.Typer(help="Install and list ALFWorld game files.", no_args_is_
 app.add_typer(data_app, name="data")
 llm_app = typer.Typer(help="Language-model endpoints.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
+wm_app = typer.Typer(help="World models: fit the symbolic one, evaluate any.", no_args_is_help=True)
+app.add_typer(wm_app, name="wm")
 console = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -145,6 +147,76 @@ def llm_check(
         _print_json(report)
         return
     table = Table(title=f"llm check {spec}", show_header=False)
+    for key, value in report.items():
+        table.add_row(key, escape(str(value)))
+    Console().print(table)
+
+
+@wm_app.command("fit")
+def wm_fit(
+    split: Annotated[str, typer.Option(help="Split whose initial placements are counted.")] = "train",
+    out: Annotated[Path, typer.Option(help="Where to write the fitted model (JSON).")] = Path(
+        "symbolic_wm.json"
+    ),
+) -> None:
+    """Fit the symbolic world model's object-placement distributions on a split's PDDL problems."""
+    from implement.envs.games import find_games
+    from implement.world_model.symbolic import SymbolicWorldModel
+
+    try:
+        games = find_games(split)
+        with Progress(TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task("fit", total=len(games))
+            model = SymbolicWorldModel.fit(games, progress=lambda: bar.advance(task))
+        model.save(out)
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    console.print(f"fitted on {len(games)} {split} games: {out}")
+
+
+@wm_app.command("eval")
+def wm_eval(
+    split: Annotated[
+        str, typer.Option(help="Split whose games give the held-out transitions.")
+    ] = "valid_seen",
+    world_model: Annotated[str, typer.Option(help="symbolic, symbolic:FILE, or an LLM spec.")] = "symbolic",
+    limit: Annotated[int | None, typer.Option(help="Evaluate on the first N games only.")] = None,
+    samples: Annotated[int, typer.Option(help="Monte Carlo samples per information-gathering action.")] = 10,
+    metaicl: Annotated[
+        bool, typer.Option(help="Also rank with MetaICL object lists from a previous visit.")
+    ] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the detours woven into the walkthroughs.")] = 0,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Score a world model against real games: exact match, failures, likelihood, search rank."""
+    from implement.config import load_config
+    from implement.envs.games import find_games
+    from implement.world_model.evaluate import evaluate_world_model
+    from implement.world_model.registry import make_world_model
+
+    try:
+        cfg = load_config(config)
+        games = find_games(split)[:limit]
+        model = make_world_model(world_model, cfg)
+        with Progress(TextColumn("wm eval"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
+            task = bar.add_task("games", total=len(games))
+            report = asyncio.run(
+                evaluate_world_model(
+                    model,
+                    games,
+                    samples=samples,
+                    seed=seed,
+                    metaicl=metaicl,
+                    on_game=lambda g: bar.advance(task),
+                )
+            )
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        _print_json(report)
+        return
+    table = Table(title=f"world model {world_model} on {split}", show_header=False)
     for key, value in report.items():
         table.add_row(key, escape(str(value)))
     Console().print(table)

@@ -75,7 +75,11 @@ class OpenAIChatModel:
         self.backoff, self.max_backoff = backoff, max_backoff
         self._price = price_of(model, PRICES | (prices or {}))
         self._openai = openai
-        self._client_options = {"api_key": api_key or "EMPTY", "base_url": base_url, "timeout": timeout}
+        self._client_options: dict[str, Any] = {
+            "api_key": api_key or "EMPTY",
+            "base_url": base_url,
+            "timeout": timeout,
+        }
         self._clients: dict[int, Any] = {}
         self._rng = random.Random()
 

@@ -58,9 +58,14 @@ def action_target(action: str) -> str | None:
 
 
 def is_information_gathering(state: SymbolicState, action: str) -> bool:
-    """Going to or opening a receptacle not yet visited: its contents are unknown."""
-    match = _GO_TO.match(action) or _OPEN.match(action)
-    return match is not None and not state.receptacle(match.group("r")).visited
+    """Going to a receptacle not yet visited, or opening one whose inside was never seen."""
+    go_to, opening = _GO_TO.match(action), _OPEN.match(action)
+    if go_to:
+        return not state.receptacle(go_to.group("r")).visited
+    if opening:
+        target = state.receptacle(opening.group("r"))
+        return not target.visited or (target.open is False and not target.objects)
+    return False
 
 
 class WorldModel(Protocol):
