@@ -45,6 +45,17 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def _print_report(report: dict[str, Any], title: str, as_json: bool) -> None:
+    """A flat report as one JSON object, or as a two-column table."""
+    if as_json:
+        _print_json(report)
+        return
+    table = Table(title=title, show_header=False)
+    for key, value in report.items():
+        table.add_row(key, escape(str(value)))
+    Console().print(table)
+
+
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
@@ -143,13 +154,7 @@ def llm_check(
         report = asyncio.run(check_model(make_chat_model(spec, cfg.llm)))
     except ImplementError as exc:
         raise _fail(exc) from exc
-    if as_json:
-        _print_json(report)
-        return
-    table = Table(title=f"llm check {spec}", show_header=False)
-    for key, value in report.items():
-        table.add_row(key, escape(str(value)))
-    Console().print(table)
+    _print_report(report, f"llm check {spec}", as_json)
 
 
 @wm_app.command("fit")
@@ -213,13 +218,7 @@ def wm_eval(
             )
     except ImplementError as exc:
         raise _fail(exc) from exc
-    if as_json:
-        _print_json(report)
-        return
-    table = Table(title=f"world model {world_model} on {split}", show_header=False)
-    for key, value in report.items():
-        table.add_row(key, escape(str(value)))
-    Console().print(table)
+    _print_report(report, f"world model {world_model} on {split}", as_json)
 
 
 @app.command("evaluate")
