@@ -86,6 +86,7 @@ class GameSpec:
     placements: tuple[Placement, ...]
     scene: int = 1  # goes into the folder name
     phrasing: int = 0  # which of ALFWorld's two task templates to use (0 or 1)
+    shared_spots: tuple[tuple[str, ...], ...] = ()  # receptacle keys put at one spot (the first's)
 
     @property
     def folder_name(self) -> str:
@@ -157,6 +158,9 @@ def _validate(spec: GameSpec) -> None:
             raise ValueError(f"{placement.object_type!r} is not an ALFRED object type")
         if placement.receptacle not in spec.receptacles:
             raise ValueError(f"placement {placement} names a receptacle not in {spec.receptacles}")
+    for group in spec.shared_spots:
+        if not set(group) <= set(spec.receptacles):
+            raise ValueError(f"shared spot {group} names a receptacle not in {spec.receptacles}")
     counts = Counter(p.object_type for p in spec.placements)
     if counts and max(counts.values()) > _MAX_INSTANCES:
         raise ValueError(f"at most {_MAX_INSTANCES} instances of one object type")
@@ -183,6 +187,8 @@ def _problem_pddl(spec: GameSpec, name: str) -> str:
     for index, (key, (rtype, n)) in enumerate(receptacles.items(), start=1):
         recep_ids[key] = _entity_id(rtype, n, 0.9, index / 2)
         recep_locs[key] = _location(index, -index, index % 4, 45)
+    for first, *others in spec.shared_spots:
+        recep_locs.update({key: recep_locs[first] for key in others})
     start = _location(0, 0, 0, 30)
 
     objects: list[tuple[str, str, str]] = []  # (id, type, receptacle key)
@@ -226,7 +232,7 @@ def _problem_pddl(spec: GameSpec, name: str) -> str:
         + [f"{rtype}Type - rtype" for rtype in rtypes]
         + [f"{oid} - object" for oid, _, _ in objects]
         + [f"{recep_ids[k]} - receptacle" for k in spec.receptacles]
-        + [f"{loc} - location" for loc in (*recep_locs.values(), start)]
+        + [f"{loc} - location" for loc in sorted({*recep_locs.values(), start})]
     )
     indent = "\n        "
     return (

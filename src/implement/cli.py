@@ -186,7 +186,16 @@ def wm_eval(
     ] = "valid_seen",
     world_model: Annotated[str, typer.Option(help="symbolic, symbolic:FILE, or an LLM spec.")] = "symbolic",
     limit: Annotated[int | None, typer.Option(help="Evaluate on the first N games only.")] = None,
-    samples: Annotated[int, typer.Option(help="Monte Carlo samples per information-gathering action.")] = 10,
+    samples: Annotated[
+        int | None,
+        typer.Option(help="Monte Carlo samples per information-gathering action (default: config)."),
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Completion tokens per LLM world-model answer (default: config).")
+    ] = None,
+    search: Annotated[
+        bool, typer.Option(help="Score the search rank (one prediction per receptacle of each game).")
+    ] = True,
     metaicl: Annotated[
         bool, typer.Option(help="Also rank with MetaICL object lists from a previous visit.")
     ] = True,
@@ -201,7 +210,7 @@ def wm_eval(
     from implement.world_model.registry import make_world_model
 
     try:
-        cfg = load_config(config)
+        cfg = load_config(config, flags={"world_model": {"max_tokens": max_tokens}})
         games = find_games(split)[:limit]
         model = make_world_model(world_model, cfg)
         with Progress(TextColumn("wm eval"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
@@ -210,9 +219,10 @@ def wm_eval(
                 evaluate_world_model(
                     model,
                     games,
-                    samples=samples,
+                    samples=samples or cfg.world_model.mc_samples,
                     seed=seed,
                     metaicl=metaicl,
+                    search=search,
                     on_game=lambda g: bar.advance(task),
                 )
             )

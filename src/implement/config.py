@@ -73,6 +73,7 @@ class WorldModelConfig:
     model: str = _f("symbolic", "world model spec")
     mc_samples: int = _f(10, "Monte Carlo samples for information-gathering actions (paper: 10)")
     temperature: float = _f(1.0, "sampling temperature of imagination (paper: 1.0)")
+    max_tokens: int = _f(2048, "completion tokens per world-model answer (a full state)")
     max_object_lists: int = _f(15, "MetaICL condition 1: object lists shown at most (paper: 15)")
     max_failed_actions: int = _f(15, "MetaICL condition 2: failed actions shown at most (paper: 15)")
 

@@ -7,7 +7,7 @@ class ImplementError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class ConfigError(ImplementError):
+class ConfigError(ImplementError, ValueError):
     """A configuration file, variable or flag is invalid."""
 
 

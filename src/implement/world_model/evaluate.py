@@ -19,6 +19,7 @@ a receptacle's unseen contents comes from the engine's facts. Reported:
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import Callable
@@ -116,11 +117,30 @@ async def search_rank(
     conditions = (
         Conditions(object_lists={r: sorted(truth.get(r, set())) for r in receptacles}) if metaicl else None
     )
-    scores = {}
-    for receptacle in receptacles:
-        predicted = await model.predict(start, f"go to {receptacle}", conditions, n=samples)
-        scores[receptacle] = _share_with(predicted, receptacle, goal_type)
+    predictions = await asyncio.gather(
+        *(model.predict(start, f"go to {r}", conditions, n=samples) for r in receptacles)
+    )
+    scores = {r: _share_with(p, r, goal_type) for r, p in zip(receptacles, predictions, strict=True)}
     return _rank(scores, holders), (len(receptacles) + 1) / (len(holders) + 1)
+
+
+async def _rank_search(
+    model: WorldModel, env: AlfworldEnv, game: Game, ranks: dict[str, list[float]], *, samples: int,
+    metaicl: bool,
+) -> None:  # fmt: skip
+    """Add the game's search ranks (model, uniform, and with MetaICL lists) to `ranks`."""
+    _, obs = env.reset(game)
+    start = initial_state(obs.text)
+    truth = _contents(env.true_facts())
+    goal = goal_object_type(game)
+    result = await search_rank(model, start, goal, truth, samples=samples, metaicl=False)
+    if result is None:
+        return
+    ranks["model"].append(result[0])
+    ranks["uniform"].append(result[1])
+    if metaicl:
+        with_conditions = await search_rank(model, start, goal, truth, samples=samples, metaicl=True)
+        ranks["model_metaicl"].append(with_conditions[0] if with_conditions else result[0])
 
 
 def goal_object_type(game: Game) -> str:
@@ -136,9 +156,11 @@ async def evaluate_world_model(
     samples: int = 10,
     seed: int = 0,
     metaicl: bool = True,
+    search: bool = True,
     on_game: Callable[[Game], None] = lambda game: None,
 ) -> dict[str, Any]:
-    """Play the games' transitions and score the model on them."""
+    """Play the games' transitions and score the model on them (`search`: also the search rank,
+    one prediction per receptacle of every game, twice with `metaicl`)."""
     env = AlfworldEnv(privileged=True, max_steps=200)
     exact: list[bool] = []
     failure: list[bool] = []
@@ -156,17 +178,8 @@ async def evaluate_world_model(
             exact.append(predicted_state == t.after)
             if not t.action.startswith(OBSERVING):  # these succeed without changing the state
                 failure.append((predicted_state == t.before) == (not t.succeeded))
-        _, obs = env.reset(game)
-        start = initial_state(obs.text)
-        truth = _contents(env.true_facts())
-        goal = goal_object_type(game)
-        result = await search_rank(model, start, goal, truth, samples=samples, metaicl=False)
-        if result is not None:
-            ranks["model"].append(result[0])
-            ranks["uniform"].append(result[1])
-            if metaicl:
-                with_conditions = await search_rank(model, start, goal, truth, samples=samples, metaicl=True)
-                ranks["model_metaicl"].append(with_conditions[0] if with_conditions else result[0])
+        if search:
+            await _rank_search(model, env, game, ranks, samples=samples, metaicl=metaicl)
         on_game(game)
 
     def avg(values: list[float] | list[bool]) -> float | None:
@@ -188,6 +201,9 @@ async def evaluate_world_model(
     stats = getattr(model, "stats", None)
     if stats is not None:
         report["model_stats"] = stats.to_dict() if hasattr(stats, "to_dict") else dict(stats)
+    usage = getattr(model, "usage", None)
+    if usage is not None:
+        report["llm_usage"] = usage.to_dict()
     return report
 
 

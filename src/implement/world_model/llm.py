@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from implement.errors import ConfigError
 from implement.llm.base import ChatModel, LLMError, Usage
 from implement.prompts.world_model import perception_messages, prediction_messages
 from implement.state import (
@@ -77,9 +78,9 @@ class LLMWorldModel:
         max_failed_actions: int = 15,
     ) -> None:
         if mc_samples < 1:
-            raise ValueError(f"mc_samples must be >= 1, got {mc_samples}")
+            raise ConfigError(f"world_model.mc_samples must be >= 1, got {mc_samples}")
         if max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+            raise ConfigError(f"world_model.max_tokens must be >= 1, got {max_tokens}")
         self.chat_model = chat_model
         self.name = f"llm:{chat_model.name}"
         self.mc_samples = mc_samples

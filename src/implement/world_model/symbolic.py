@@ -19,9 +19,12 @@ opening it would show, and lists those objects under the receptacle while `open`
 false. A predicted state with objects in a closed receptacle the agent never opened is
 therefore an imagination of its contents, not something the agent has seen.
 
-The model knows only the receptacle at the agent's location (`agent_location`); when
-ALFWorld puts several receptacles at one spot (a dresser and its drawers), actions on the
-neighbours succeed in the engine but are predicted to fail here.
+Reach: ALFWorld puts some receptacles at one spot (a dresser and its drawers, a shelf
+and a TV stand), and the agent acts on all of them from there. The state records only
+one (`agent_location`), so `fit` also counts, per room (identified by its receptacle
+names), which receptacles share a spot in the train problems; actions on those
+neighbours are predicted to succeed. In a room never seen in training only the agent's
+own receptacle is within reach.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from implement.state import (
     receptacle_type,
     update_state,
 )
-from implement.world_model.base import Conditions
+from implement.world_model.base import Conditions, action_target, is_information_gathering
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +74,8 @@ TREATMENTS = {
     "clean": ("sinkbasin", "cleanable"),
 }
 
-_FACTS = "|".join(("objectType", "receptacleType", "inReceptacle", "canContain", "openable", *PROPERTIES))
+_ROOM_FACTS = ("objectType", "receptacleType", "inReceptacle", "receptacleAtLocation", "canContain")
+_FACTS = "|".join((*_ROOM_FACTS, "openable", *PROPERTIES))
 _FACT = re.compile(r"\((" + _FACTS + r") ([^\s()?]+)(?: ([^\s()?]+))?\)")
 _GO_TO = re.compile(r"^go to (?P<r>.+)$")
 _OPEN = re.compile(r"^open (?P<r>.+)$")
@@ -90,6 +94,26 @@ def _pddl_type(name: str) -> str:
     return (name[:-4] if name.endswith("Type") else name).lower()
 
 
+def engine_names(ids: Iterable[str]) -> dict[str, str]:
+    """PDDL ids -> the names ALFWorld's engine shows ('Shelf_bar_...' -> 'shelf 2').
+
+    ALFWorld numbers the ids sharing a name prefix in sorted order, from the highest
+    number down; a sink's or bathtub's basin keeps 'basin' in its name.
+    """
+    by_prefix: dict[str, list[str]] = {}
+    for pddl_id in sorted(set(ids), key=str.lower):  # the engine sees the ids lower-cased
+        prefix, sep, _ = pddl_id.lower().partition("_bar_")
+        if sep:
+            name = prefix + "basin" if "basin" in pddl_id.lower() else prefix
+            by_prefix.setdefault(name, []).append(pddl_id)
+    return {i: f"{name} {len(group) - k}" for name, group in by_prefix.items() for k, i in enumerate(group)}
+
+
+def layout_key(receptacles: Iterable[str]) -> str:
+    """A room's identity for co-location: a hash of its receptacle names."""
+    return hashlib.sha256("|".join(sorted(receptacles)).encode()).hexdigest()[:16]
+
+
 def _counter_dict(counts: Mapping[str, Counter[str]]) -> dict[str, dict[str, int]]:
     return {k: dict(sorted(v.items())) for k, v in sorted(counts.items())}
 
@@ -102,13 +126,16 @@ class PlacementCounts:
     receptacles: Counter[str] = field(default_factory=Counter)  # rtype -> receptacle instances
     holders: dict[str, Counter[str]] = field(default_factory=dict)  # rtype -> otype -> instances holding >= 1
     objects: dict[str, Counter[str]] = field(default_factory=dict)  # rtype -> otype -> objects placed there
-    sizes: dict[str, Counter[str]] = field(default_factory=dict)  # rtype -> str(objects held) -> instances
     can_contain: dict[str, set[str]] = field(default_factory=dict)  # rtype -> otypes it may hold
     openable: set[str] = field(default_factory=set)  # openable rtypes
     properties: dict[str, set[str]] = field(default_factory=dict)  # property -> otypes having it
     type_names: dict[str, str] = field(
         default_factory=dict
     )  # otype -> its PDDL name ('cellphone' -> 'CellPhone')
+    layouts: Counter[str] = field(default_factory=Counter)  # layout_key -> problems with that room
+    shared_spots: dict[str, Counter[str]] = field(
+        default_factory=dict
+    )  # layout_key -> 'a|b' (receptacle names at one spot) -> problems
 
     def add_problem(self, problem: str) -> None:
         """Count one PDDL problem's initial placements and static facts."""
@@ -116,6 +143,7 @@ class PlacementCounts:
         rtypes: dict[str, str] = {}
         placed: list[tuple[str, str]] = []
         props: list[tuple[str, str]] = []
+        spots: dict[str, list[str]] = {}  # location -> receptacle ids
         for fact, a, b in _FACT.findall(problem):
             if fact == "objectType":
                 otypes[a] = _pddl_type(b)
@@ -124,6 +152,8 @@ class PlacementCounts:
                 rtypes[a] = _pddl_type(b)
             elif fact == "inReceptacle":
                 placed.append((a, b))
+            elif fact == "receptacleAtLocation":
+                spots.setdefault(b, []).append(a)
             elif fact == "canContain":
                 self.can_contain.setdefault(_pddl_type(a), set()).add(_pddl_type(b))
             else:
@@ -143,8 +173,24 @@ class PlacementCounts:
             self.receptacles[rtype] += 1
             self.holders.setdefault(rtype, Counter()).update(held.keys())
             self.objects.setdefault(rtype, Counter()).update(held)
-            self.sizes.setdefault(rtype, Counter())[str(sum(held.values()))] += 1
+        self._add_layout(engine_names([*otypes, *rtypes]), rtypes, spots)
         self.games += 1
+
+    def _add_layout(self, names: dict[str, str], rtypes: dict[str, str], spots: dict[str, list[str]]) -> None:
+        """Count which receptacles of this room share a spot (the agent reaches them all from there)."""
+        key = layout_key(names[r] for r in rtypes)
+        self.layouts[key] += 1
+        shared = self.shared_spots.setdefault(key, Counter())
+        for group in spots.values():
+            at_spot = sorted(names[r] for r in group if r in rtypes)
+            shared.update(f"{a}|{b}" for i, a in enumerate(at_spot) for b in at_spot[i + 1 :])
+
+    def neighbours(self, receptacles: Iterable[str]) -> set[frozenset[str]]:
+        """Pairs of receptacles sharing a spot in most train problems of this room (none if unseen)."""
+        key = layout_key(receptacles)
+        seen = self.layouts.get(key, 0)
+        pairs = self.shared_spots.get(key, Counter())
+        return {frozenset(p.split("|")) for p, c in pairs.items() if 2 * c > seen}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,11 +198,12 @@ class PlacementCounts:
             "receptacles": dict(sorted(self.receptacles.items())),
             "holders": _counter_dict(self.holders),
             "objects": _counter_dict(self.objects),
-            "sizes": _counter_dict(self.sizes),
             "can_contain": {k: sorted(v) for k, v in sorted(self.can_contain.items())},
             "openable": sorted(self.openable),
             "properties": {k: sorted(v) for k, v in sorted(self.properties.items())},
             "type_names": dict(sorted(self.type_names.items())),
+            "layouts": dict(sorted(self.layouts.items())),
+            "shared_spots": {k: dict(sorted(v.items())) for k, v in sorted(self.shared_spots.items()) if v},
         }
 
     @classmethod
@@ -166,11 +213,12 @@ class PlacementCounts:
             receptacles=Counter({str(k): int(v) for k, v in data["receptacles"].items()}),
             holders={k: Counter(v) for k, v in data["holders"].items()},
             objects={k: Counter(v) for k, v in data["objects"].items()},
-            sizes={k: Counter(v) for k, v in data["sizes"].items()},
             can_contain={k: set(v) for k, v in data["can_contain"].items()},
             openable=set(data["openable"]),
             properties={k: set(v) for k, v in data["properties"].items()},
             type_names=dict(data["type_names"]),
+            layouts=Counter(data.get("layouts", {})),
+            shared_spots={k: Counter(v) for k, v in data.get("shared_spots", {}).items()},
         )
 
 
@@ -312,14 +360,6 @@ class SymbolicWorldModel:
         hit = 1.0 if object_type in {_type_of_listed(o) for o in listed} else 0.0
         return self.metaicl_weight * hit + (1 - self.metaicl_weight) * prior
 
-    def size_distribution(self, rtype: str) -> dict[int, float]:
-        """How many objects a receptacle of type `rtype` initially holds (probabilities)."""
-        sizes = self.counts.sizes.get(rtype) or sum(self.counts.sizes.values(), Counter())
-        total = sum(sizes.values())
-        return (
-            {int(k): v / total for k, v in sorted(sizes.items(), key=lambda kv: int(kv[0]))} if total else {}
-        )
-
     def sample_contents(
         self, receptacle: str, conditions: Conditions | None, rng: random.Random
     ) -> list[str]:
@@ -378,21 +418,23 @@ class SymbolicWorldModel:
     # ------------------------------------------------------------ internals: the engine
 
     def _uncertain_target(self, state: SymbolicState, action: str) -> str | None:
-        if match := _GO_TO.match(action):
-            name = match.group("r")
-            if name in state.world_state and not state.world_state[name].visited:
-                return name
-        elif match := _OPEN.match(action):
-            name = match.group("r")
-            rec = state.world_state.get(name)
-            here = name == state.agent_location and rec is not None and rec.open is False
-            if here and rec is not None and (not rec.visited or not rec.objects):
-                return name
-        return None
+        """The receptacle whose unseen contents decide the outcome, if any.
+
+        An information-gathering action (`is_information_gathering`) on a receptacle of
+        the room; opening needs the receptacle within reach and closed, or nothing happens.
+        """
+        target = action_target(action)
+        if target not in state.world_state or not is_information_gathering(state, action):
+            return None
+        if action.startswith("open ") and (
+            target not in self._reachable(state) or state.world_state[target].open is not False
+        ):
+            return None
+        return target
 
     def _feedback(self, state: SymbolicState, action: str, imagined: tuple[str, ...]) -> str:
         """What ALFWorld's engine would print for `action` (imagined: unseen contents to show)."""
-        here = state.agent_location
+        reachable = self._reachable(state)
         held = state.holding
         if match := _GO_TO.match(action):
             name = match.group("r")
@@ -401,26 +443,26 @@ class SymbolicWorldModel:
             return f"You arrive at {name}. {self._view(state, name, imagined)}"
         if match := _OPEN.match(action):
             name = match.group("r")
-            if name != here or state.receptacle(name).open is not False:
+            if name not in reachable or state.receptacle(name).open is not False:
                 return "Nothing happens."
             contents = self._listing((*state.receptacle(name).objects, *imagined))
             return f"You open the {name}. The {name} is open. In it, you see {contents}."
         if match := _CLOSE.match(action):
             name = match.group("r")
-            if name != here or state.receptacle(name).open is not True:
+            if name not in reachable or state.receptacle(name).open is not True:
                 return "Nothing happens."
             return f"You close the {name}."
         if match := _TAKE.match(action):
             obj, name = match.group("o"), match.group("r")
             rec = state.receptacle(name)
-            if (name != here or held is not None or rec.open is False or obj not in _bases(rec.objects)
-                    or not self._has("pickupable", object_type(obj))):  # fmt: skip
+            pickable = obj in _bases(rec.objects) and self._has("pickupable", object_type(obj))
+            if name not in reachable or held is not None or rec.open is False or not pickable:
                 return "Nothing happens."
             return f"You pick up the {obj} from the {name}."
         if match := _MOVE.match(action):
             obj, name = match.group("o"), match.group("r")
             rec = state.receptacle(name)
-            if (name != here or held != obj or rec.open is False or name not in state.world_state
+            if (name not in reachable or held != obj or rec.open is False or name not in state.world_state
                     or not self._can_contain(receptacle_type(name), object_type(obj))):  # fmt: skip
                 return "Nothing happens."
             return f"You move the {obj} to the {name}."
@@ -428,7 +470,7 @@ class SymbolicWorldModel:
             verb, obj, name = match.group("verb"), match.group("o"), match.group("r")
             rtype, prop = TREATMENTS[verb]
             if (
-                name != here
+                name not in reachable
                 or receptacle_type(name) != rtype
                 or held != obj
                 or not self._has(prop, object_type(obj))
@@ -464,15 +506,24 @@ class SymbolicWorldModel:
             return f"The {name} is open. In it, you see {contents}."
         return f"On the {name}, you see {contents}."
 
+    def _reachable(self, state: SymbolicState) -> set[str]:
+        """The agent's receptacle and those the fitted layouts put at the same spot."""
+        here = state.agent_location
+        pairs = self.counts.neighbours(state.world_state)
+        return {here} | {r for pair in pairs if here in pair for r in pair}
+
     def _here(self, state: SymbolicState, *, closed_too: bool = False) -> set[str]:
-        rec = state.world_state.get(state.agent_location)
-        if rec is None or (rec.open is False and not closed_too):
-            return set()
-        return _bases(rec.objects)
+        """Objects the agent can reach: in or on the receptacles at its spot."""
+        found: set[str] = set()
+        for name in self._reachable(state):
+            rec = state.world_state.get(name)
+            if rec is not None and (rec.open is not False or closed_too):
+                found |= _bases(rec.objects)
+        return found
 
     def _examine(self, state: SymbolicState, name: str) -> str:
         if name in state.world_state:
-            if name != state.agent_location:
+            if name not in self._reachable(state):
                 return "Nothing happens."
             return self._view(state, name, ())
         if name != state.holding and name not in self._here(state):
