@@ -31,7 +31,7 @@ data: install
 	$(BIN)/implement data install $(FROM) --splits valid_seen
 
 demo: data
-	$(BIN)/implement evaluate --agent expert --games 20 --trials 1
+	$(BIN)/implement evaluate --split valid_seen --trials 3
 
 lint: install-local
 	$(BIN)/ruff check src tests bench

@@ -156,7 +156,7 @@ def test_evaluate_expert_json(expert_run: tuple[Path, dict[str, Any]]) -> None:
 def test_evaluate_unknown_agent_lists_the_valid_ones(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "run"
     line = failed_cleanly(cli("evaluate", "--agent", "nope", "--split", "tiny", "--out", str(out)))
-    assert "unknown agent 'nope'" in line and "expert, random" in line
+    assert "unknown agent 'nope'" in line and "expert, implement, random" in line
     assert not out.exists()
 
 

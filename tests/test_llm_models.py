@@ -66,3 +66,25 @@ def test_embedded_model_lookup(tmp_path: Path) -> None:
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF")
     assert resolve_model_path(str(gguf)) == gguf
+
+
+def test_a_usage_ledger_counts_only_its_own_context() -> None:
+    """Two agents sharing one model: each ledger sees its own requests, the model sees all."""
+    from implement.llm.base import usage_ledger
+    from implement.llm.scripted import Script, ScriptedChatModel
+
+    model = ScriptedChatModel(Script())
+
+    async def agent(calls: int) -> int:
+        with usage_ledger() as spent:
+            await asyncio.gather(
+                *(model.chat([{"role": "user", "content": "hi"}], n=2) for _ in range(calls))
+            )
+            await asyncio.sleep(0)
+        return spent.requests * 100 + spent.completions
+
+    async def both() -> list[int]:
+        return list(await asyncio.gather(agent(3), agent(5)))
+
+    assert asyncio.run(both()) == [306, 510]
+    assert model.usage.requests == 8 and model.usage.completions == 16

@@ -71,8 +71,8 @@ def run(config: Config, out: Path, **kwargs: Any) -> dict[str, Any]:
     return asyncio.run(evaluate(config, out, **kwargs))
 
 
-def factory_of(make: Callable[[], Agent]) -> Callable[[Config, list[Game]], Agent]:
-    return lambda config, games: make()
+def factory_of(make: Callable[[], Agent]) -> Callable[[Config, list[Game]], Callable[[], Agent]]:
+    return lambda config, games: make
 
 
 def run_games(out: Path) -> list[str]:
@@ -175,7 +175,7 @@ def test_expert_solves_every_game_in_walkthrough_steps(
 
 
 def test_unknown_agent_fails_before_creating_a_run(data_root: Path, tmp_path: Path) -> None:
-    with pytest.raises(UnknownNameError, match="expected one of: expert, random"):
+    with pytest.raises(UnknownNameError, match="expected one of: expert, implement, random"):
         run(make_config(data_root, agent="nope"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
@@ -209,15 +209,15 @@ def test_solved_games_are_not_played_again(data_root: Path, tiny_games: list[Gam
     config = make_config(data_root, trials=3, max_steps=max(map(len, walkthroughs.values())), games=4)
     out = tmp_path / "run"
 
-    def scripted(config: Config, games: list[Game]) -> Agent:
+    def scripted(config: Config, games: list[Game]) -> Callable[[], Agent]:
         # The run's games, sorted: the first is solved in trial 1, the second in 2, the third in 3.
-        return ScriptedAgent(walkthroughs, {games[0].id: 1, games[1].id: 2, games[2].id: 3})
+        return lambda: ScriptedAgent(walkthroughs, {games[0].id: 1, games[1].id: 2, games[2].id: 3})
 
     trials_started: list[tuple[int, int]] = []
     summary = run(
         config,
         out,
-        agent_factory=scripted,
+        builder=scripted,
         progress=Progress(on_trial=lambda trial, pending: trials_started.append((trial, pending))),
     )
     ids = run_games(out)
@@ -238,7 +238,7 @@ def test_solved_games_are_not_played_again(data_root: Path, tiny_games: list[Gam
     # Resuming with more trials plays only the next trial of the game still unsolved.
     more = copy.deepcopy(config)
     more.evaluation.trials = 4
-    summary = run(more, out, resume=True, agent_factory=scripted)
+    summary = run(more, out, resume=True, builder=scripted)
     episodes = read_jsonl(out / "episodes.jsonl")
     assert [(e["game"], e["trial"]) for e in episodes[9:]] == [(ids[3], 4)]
     assert summary["sr_at"]["4"] == 0.75 and summary["trials"] == 4
@@ -306,7 +306,7 @@ def test_task_memory_passes_between_trials_of_one_game_only(data_root: Path, tmp
     config = make_config(data_root, trials=2, max_steps=1, games=2)
     out = tmp_path / "run"
     seen: list[tuple[str, int, dict[str, Any]]] = []
-    run(config, out, agent_factory=factory_of(lambda: MemorySpy(seen)))
+    run(config, out, builder=factory_of(lambda: MemorySpy(seen)))
     a, b = run_games(out)
 
     by_key = {(game, trial): data for game, trial, data in seen}
@@ -319,7 +319,7 @@ def test_task_memory_passes_between_trials_of_one_game_only(data_root: Path, tmp
     more = copy.deepcopy(config)
     more.evaluation.trials = 3
     seen.clear()
-    run(more, out, resume=True, agent_factory=factory_of(lambda: MemorySpy(seen)))
+    run(more, out, resume=True, builder=factory_of(lambda: MemorySpy(seen)))
     assert sorted((game, trial) for game, trial, _ in seen) == [(a, 3), (b, 3)]
     for game, _, data in seen:
         assert data == {"notes": [f"{game}@1", f"{game}@2"], "finished": [1, 1]}
@@ -332,7 +332,7 @@ def test_memory_of_an_episode_killed_before_its_record_is_not_used(data_root: Pa
     config = make_config(data_root, trials=1, max_steps=1, games=1)
     out = tmp_path / "run"
     seen: list[tuple[str, int, dict[str, Any]]] = []
-    run(config, out, agent_factory=factory_of(lambda: MemorySpy(seen)))
+    run(config, out, builder=factory_of(lambda: MemorySpy(seen)))
     (game,) = run_games(out)
     # A kill after trial 2 saved its memory but before its episode line was written.
     with (out / "memory.jsonl").open("a") as f:
@@ -343,7 +343,7 @@ def test_memory_of_an_episode_killed_before_its_record_is_not_used(data_root: Pa
     more = copy.deepcopy(config)
     more.evaluation.trials = 2
     seen.clear()
-    run(more, out, resume=True, agent_factory=factory_of(lambda: MemorySpy(seen)))
+    run(more, out, resume=True, builder=factory_of(lambda: MemorySpy(seen)))
     assert seen == [(game, 2, {"notes": [f"{game}@1"], "finished": [1]})]
 
 
@@ -403,7 +403,7 @@ def test_privileged_data_never_reaches_the_agent(
     RecordingEnv.instances.clear()
     received: list[object] = []
     out = tmp_path / "run"
-    run(make_config(data_root, max_steps=4), out, agent_factory=factory_of(lambda: ReceivedSpy(received)))
+    run(make_config(data_root, max_steps=4), out, builder=factory_of(lambda: ReceivedSpy(received)))
 
     steps = sum(e["steps"] for e in read_jsonl(out / "episodes.jsonl"))
     kinds = Counter(type(o).__name__ for o in received)
@@ -465,9 +465,7 @@ def test_an_agent_error_is_recorded_and_the_run_goes_on(
 ) -> None:
     broken = tiny_games[2].id
     out = tmp_path / "run"
-    summary = run(
-        make_config(data_root, max_steps=2), out, agent_factory=factory_of(lambda: BrokenOn(broken))
-    )
+    summary = run(make_config(data_root, max_steps=2), out, builder=factory_of(lambda: BrokenOn(broken)))
 
     episodes = {e["game"]: e for e in read_jsonl(out / "episodes.jsonl")}
     assert set(episodes) == {g.id for g in tiny_games}
@@ -491,7 +489,7 @@ def small_run(data_root: Path, tmp_path: Path) -> tuple[Config, Path]:
     """A finished run: 2 games, 1 trial, 2 steps of `look`."""
     config = make_config(data_root, trials=1, max_steps=2, games=2)
     out = tmp_path / "run"
-    run(config, out, agent_factory=factory_of(LookAgent))
+    run(config, out, builder=factory_of(LookAgent))
     return config, out
 
 
@@ -501,7 +499,7 @@ def test_resume_of_a_finished_run_plays_nothing(small_run: tuple[Config, Path]) 
     LookAgent.resets.clear()
     other = copy.deepcopy(config)
     other.evaluation.parallel = 1  # may change on resume
-    summary = run(other, out, resume=True, agent_factory=factory_of(LookAgent))
+    summary = run(other, out, resume=True, builder=factory_of(LookAgent))
     assert LookAgent.resets == []
     assert (out / "episodes.jsonl").read_bytes() == before
     assert summary["episodes"] == 2 and summary["complete"] is True
@@ -518,14 +516,14 @@ def test_resume_with_changed_settings_is_refused(
     changed = copy.deepcopy(config)
     setattr(getattr(changed, section), name, value)
     with pytest.raises(ConfigError, match=rf"{section}\.{name}: .* -> {value!r}"):
-        run(changed, out, resume=True, agent_factory=factory_of(LookAgent))
+        run(changed, out, resume=True, builder=factory_of(LookAgent))
 
 
 def test_existing_run_without_resume_is_refused(small_run: tuple[Config, Path]) -> None:
     config, out = small_run
     before = (out / "episodes.jsonl").read_bytes()
     with pytest.raises(ImplementError, match="--resume"):
-        run(config, out, agent_factory=factory_of(LookAgent))
+        run(config, out, builder=factory_of(LookAgent))
     assert (out / "episodes.jsonl").read_bytes() == before
 
 
@@ -538,7 +536,7 @@ def test_resume_repairs_torn_last_lines(small_run: tuple[Config, Path]) -> None:
     memory_file.write_text(memory_first + "\n" + memory_first[:10])
 
     LookAgent.resets.clear()
-    summary = run(config, out, resume=True, agent_factory=factory_of(LookAgent))
+    summary = run(config, out, resume=True, builder=factory_of(LookAgent))
     assert LookAgent.resets == [json.loads(last)["game"]]
     lines = episodes_file.read_text().splitlines()
     assert episodes_file.read_text().endswith("\n")
@@ -633,13 +631,13 @@ def test_resume_refuses_when_game_files_are_gone(data_root: Path, tmp_path: Path
     shutil.copytree(data_root, root)
     config = make_config(root, trials=2, max_steps=2, games=2)
     out = tmp_path / "run"
-    run(config, out, agent_factory=factory_of(LookAgent))
+    run(config, out, builder=factory_of(LookAgent))
     first = json.loads((out / "run.json").read_text())["games"][0]["path"]
     Path(first).unlink()
     more = copy.deepcopy(config)
     more.evaluation.trials = 3
     with pytest.raises(DataError, match="game files of this run are gone"):
-        run(more, out, resume=True, agent_factory=factory_of(LookAgent))
+        run(more, out, resume=True, builder=factory_of(LookAgent))
 
 
 class MeteredAgent(LookAgent):
@@ -654,7 +652,7 @@ def test_llm_usage_is_summed_into_the_summary(data_root: Path, tmp_path: Path) -
     summary = run(
         make_config(data_root, trials=1, max_steps=3, games=2),
         tmp_path / "run",
-        agent_factory=factory_of(MeteredAgent),
+        builder=factory_of(MeteredAgent),
     )
     usage = summary["usage"]
     assert (usage["requests"], usage["prompt_tokens"], usage["cache_hits"], usage["cost"]) == (6, 60, 6, 3.0)

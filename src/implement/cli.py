@@ -233,7 +233,23 @@ def wm_eval(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    agent: Annotated[str | None, typer.Option(help="Agent: expert, random.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Agent: implement (default), expert, random.")] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="implement's policy: planner (no LLM) or an LLM spec.")
+    ] = None,
+    world_model: Annotated[
+        str | None, typer.Option(help="implement's world model: symbolic, symbolic:FILE, or an LLM spec.")
+    ] = None,
+    summarizer: Annotated[str | None, typer.Option(help="Belief summary: exact, or an LLM spec.")] = None,
+    imagination: Annotated[
+        bool | None, typer.Option(help="Imagine proposals before acting (ablation: --no-imagination).")
+    ] = None,
+    metaicl: Annotated[
+        bool | None, typer.Option(help="MetaICL conditions across trials (ablation: --no-metaicl).")
+    ] = None,
+    replay_solved: Annotated[
+        bool | None, typer.Option(help="Play solved games again in later trials (adaptation per trial).")
+    ] = None,
     split: Annotated[str | None, typer.Option(help="ALFWorld split (default valid_seen).")] = None,
     games: Annotated[
         int | None, typer.Option(help="Seeded sample of this many games (default: all).")
@@ -257,10 +273,13 @@ def evaluate_cmd(
     from implement.eval.runner import Progress as RunProgress
     from implement.eval.runner import evaluate
 
-    flags = {
-        "evaluation": {"agent": agent, "games": games, "trials": trials, "parallel": parallel, "seed": seed},
+    flags: dict[str, dict[str, Any]] = {
+        "evaluation": {"agent": agent, "games": games, "trials": trials, "parallel": parallel, "seed": seed,
+                       "replay_solved": replay_solved},
         "environment": {"split": split, "max_steps": max_steps},
-    }
+        "policy": {"model": policy, "summarizer": summarizer, "imagination": imagination, "metaicl": metaicl},
+        "world_model": {"model": world_model},
+    }  # fmt: skip
     try:
         cfg = load_config(config, flags=flags)
         if out is None:

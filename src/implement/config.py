@@ -41,10 +41,11 @@ class EnvironmentConfig:
 
 @dataclass
 class EvaluationConfig:
-    agent: str = _f("expert", "agent to evaluate")
+    agent: str = _f("implement", "agent to evaluate: implement, expert, random")
     games: int | None = _f(None, "number of games to sample from the split (default: all)")
     trials: int = _f(12, "trials per game (paper: 12); a solved game is not played again")
     parallel: int = _f(5, "environments played at once (paper: 5)")
+    replay_solved: bool = _f(False, "play solved games again in later trials (adaptation; SR@k unchanged)")
     seed: int = _f(0, "seed of game sampling and of every random choice")
     out: str | None = _f(None, "run directory (default: runs/<agent>-<split>-<time>)")
 
@@ -80,8 +81,12 @@ class WorldModelConfig:
 
 @dataclass
 class PolicyConfig:
+    model: str | None = _f(None, "policy: planner, or an LLM spec (default: llm.model, else planner)")
+    summarizer: str = _f("exact", "belief summary: exact (sample counts), or an LLM spec")
     max_interaction_rounds: int = _f(5, "policy-iteration rounds per step (paper: 5)")
     max_proposals: int = _f(8, "new actions the policy may propose per round")
+    imagination: bool = _f(True, "imagine proposed actions with the world model (ablation: off)")
+    metaicl: bool = _f(True, "MetaICL conditions across trials of a game (ablation: off)")
 
 
 @dataclass

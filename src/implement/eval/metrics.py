@@ -12,7 +12,9 @@ def _mean(values: Iterable[float]) -> float | None:
     return round(mean(values), 4) if values else None
 
 
-def summarize(episodes: list[dict[str, Any]], games: dict[str, str], trials: int) -> dict[str, Any]:
+def summarize(
+    episodes: list[dict[str, Any]], games: dict[str, str], trials: int, *, replay_solved: bool = False
+) -> dict[str, Any]:
     """The run summary. `games` maps every game id of the run to its task type.
 
     SR@k is the share of the run's games solved in any of their first k trials; games not
@@ -53,7 +55,7 @@ def summarize(episodes: list[dict[str, Any]], games: dict[str, str], trials: int
         "games": len(games),
         "trials": trials,
         "episodes": len(episodes),
-        "complete": _complete(episodes, games, trials, first_win),
+        "complete": _complete(episodes, games, trials, {} if replay_solved else first_win),
         "sr_at": sr_at(list(games)),
         "by_task_type": {t: {"games": len(ids), "sr_at": sr_at(ids)} for t, ids in by_type.items()},
         "by_trial": by_trial,

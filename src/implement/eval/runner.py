@@ -1,6 +1,7 @@
 """The evaluation runner: games × trials over parallel environments, into a resumable run directory.
 
-Trial t plays only the games not solved in trials < t; each game's `TaskMemory` passes
+Trial t plays only the games not solved in trials < t (all of them with `replay_solved`,
+to measure adaptation; SR@k still counts the first win); each game's `TaskMemory` passes
 from trial to trial. Episodes are appended to `episodes.jsonl` as they finish, so a
 killed run loses only the episodes in flight and `resume` plays exactly the missing ones.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from implement.agents import AGENTS, Agent, Decision, EpisodeOutcome, TaskMemory, make_agent
+from implement.agents import AGENTS, Agent, AgentBuilder, Decision, EpisodeOutcome, TaskMemory, agent_builder
 from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv, Observation
 from implement.envs.games import Game, find_games, read_walkthrough
@@ -103,7 +104,9 @@ def run_summary(run: RunDir) -> dict[str, Any]:
     """The metrics of a finished or partial run, from its files."""
     meta = run.meta()
     games = {g["id"]: g["task_type"] for g in meta["games"]}
-    return summarize(run.episodes(), games, meta["config"]["evaluation"]["trials"])
+    evaluation = meta["config"]["evaluation"]
+    replay = bool(evaluation.get("replay_solved", False))
+    return summarize(run.episodes(), games, evaluation["trials"], replay_solved=replay)
 
 
 async def evaluate(
@@ -112,16 +115,17 @@ async def evaluate(
     *,
     resume: bool = False,
     progress: Progress | None = None,
-    agent_factory: Callable[[Config, list[Game]], Agent] | None = None,
+    builder: AgentBuilder | None = None,
 ) -> dict[str, Any]:
     """Play the run to its end (or continue it) and return its summary."""
     progress = progress or Progress()
-    if agent_factory is None and config.evaluation.agent not in AGENTS:
+    if builder is None and config.evaluation.agent not in AGENTS:
         # Before open_run: an unknown agent must not leave a run directory behind.
         raise UnknownNameError("agent", config.evaluation.agent, list(AGENTS))
     run, games = open_run(out, config, resume)
-    factory = agent_factory or (lambda cfg, gs: make_agent(cfg.evaluation.agent, cfg, gs))
-    factory(config, games)  # fail fast on an unknown agent or a bad setting
+    new_agent = (builder or agent_builder(config.evaluation.agent))(
+        config, games
+    )  # fails fast on bad settings
     walkthrough_steps = {g["id"]: g["walkthrough_steps"] for g in run.meta()["games"]}
     done = {(e["game"], e["trial"]): e["won"] for e in run.episodes()}
     # A memory is saved just before its episode's line: one whose episode was not recorded (killed
@@ -133,6 +137,8 @@ async def evaluate(
 
     for trial in range(1, config.evaluation.trials + 1):
         solved = {g for (g, t), won in done.items() if won and t < trial}
+        if config.evaluation.replay_solved:
+            solved = set()
         pending = [g for g in games if g.id not in solved and (g.id, trial) not in done]
         progress.on_trial(trial, len(pending))
         queue: asyncio.Queue[Game] = asyncio.Queue()
@@ -144,7 +150,7 @@ async def evaluate(
                 game = queue.get_nowait()
                 memory = memories.setdefault(game.id, TaskMemory(game.id))
                 memory.trial = trial
-                record = await play_episode(env, factory(config, games), game, trial, memory, run)
+                record = await play_episode(env, new_agent(), game, trial, memory, run)
                 record["walkthrough_steps"] = walkthrough_steps.get(game.id)
                 run.append_memory(memory.to_dict())
                 run.append_episode(record)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -50,19 +53,44 @@ class Usage:
         self, *, completions: int, prompt_tokens: int = 0, completion_tokens: int = 0, latency: float = 0.0,
         cost: float = 0.0,
     ) -> None:  # fmt: skip
-        """Count one answered request."""
+        """Count one answered request (also in the current `usage_ledger`, if any)."""
         self.requests += 1
         self.completions += completions
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion_tokens
         self.latency += latency
         self.cost += cost
+        ledger = _LEDGER.get()
+        if ledger is not None and ledger is not self:
+            ledger.record(
+                completions=completions, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                latency=latency, cost=cost,
+            )  # fmt: skip
 
     def add_error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_LEDGER: ContextVar[Usage | None] = ContextVar("implement_usage_ledger", default=None)
+
+
+@contextmanager
+def usage_ledger() -> Iterator[Usage]:
+    """A fresh `Usage` counting every answered request made inside this context.
+
+    Tasks and threads started inside it (asyncio.gather, to_thread) count too, while
+    concurrent work of other contexts (another agent sharing the same model) does not:
+    this is how one agent's step knows its own calls, tokens and cost.
+    """
+    ledger = Usage()
+    token = _LEDGER.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _LEDGER.reset(token)
 
 
 class ChatModel(Protocol):

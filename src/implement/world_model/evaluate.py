@@ -90,7 +90,7 @@ def _share_with(samples: list[SymbolicState], receptacle: str, kind: str) -> flo
 
 
 def _log_likelihood(samples: list[SymbolicState], receptacle: str, kinds: tuple[str, ...]) -> float | None:
-    if not kinds:
+    if not kinds or not samples:  # nothing to score: no truth, or no usable sample
         return None
     n = len(samples)
     return mean(math.log((_share_with(samples, receptacle, k) * n + 0.5) / (n + 1)) for k in kinds)

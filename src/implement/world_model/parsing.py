@@ -30,10 +30,7 @@ class StateParseError(StateError):
 def parse_state(text: str) -> SymbolicState:
     """The symbolic state in a model answer; `StateParseError` when there is none."""
     problems: list[str] = []
-    for candidate in _candidates(text):
-        data = _load(candidate)
-        if data is None:
-            continue
+    for data in json_objects(text):
         try:
             return SymbolicState.from_dict(data)
         except StateError as exc:
@@ -41,6 +38,14 @@ def parse_state(text: str) -> SymbolicState:
     shown = text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."
     why = f"; the closest object was invalid: {problems[0]}" if problems else ""
     raise StateParseError(f"no valid state JSON in the model answer {shown!r}{why}")
+
+
+def json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """Every dict a model answer spells (whole text, fences, balanced objects), in that order."""
+    for candidate in _candidates(text):
+        data = _load(candidate)
+        if data is not None:
+            yield data
 
 
 def _candidates(text: str) -> Iterator[str]:

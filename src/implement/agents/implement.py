@@ -1,0 +1,174 @@
+"""`ImplementAgent`: model-based online policy iteration (the paper's method).
+
+Per step: perceive the observation into the symbolic state (world model, `[PER]`);
+then up to `max_rounds` rounds in which the policy proposes actions, the world model
+imagines each new one (`[PRE]`, `mc_samples` Monte Carlo samples when it gathers
+information, with this task's MetaICL conditions), a belief summary is made of the
+samples, and the policy either picks an evaluated action or proposes more. In the last
+round it must pick. A reply that picks nothing usable falls back to the policy's first
+evaluated proposal, recorded in the step's details.
+
+Ablations: `imagination=False` (the policy chooses from the perceived state alone, one
+round) and `metaicl=False` (no conditions, nothing remembered across trials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from implement.agents.base import Decision, EpisodeOutcome, TaskMemory
+from implement.agents.belief import Belief, exact_belief
+from implement.agents.policy import Policy, PolicyReply, PolicyView
+from implement.envs.alfworld import Observation, Task
+from implement.llm.base import usage_ledger
+from implement.state import SymbolicState, initial_state
+from implement.world_model.base import Conditions, WorldModel
+from implement.world_model.metaicl import Step, conditions_from_memory, remember_trajectory
+
+Summarizer = Callable[[SymbolicState, str, list[SymbolicState]], Awaitable[Belief]]
+
+
+async def exact_summarizer(state: SymbolicState, action: str, samples: list[SymbolicState]) -> Belief:
+    return exact_belief(state, action, samples)
+
+
+class ImplementAgent:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        world_model: WorldModel,
+        *,
+        summarizer: Summarizer = exact_summarizer,
+        mc_samples: int = 10,
+        max_rounds: int = 5,
+        max_proposals: int = 8,
+        imagination: bool = True,
+        metaicl: bool = True,
+        name: str = "implement",
+    ) -> None:
+        if max_rounds < 1:
+            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
+        self.policy = policy
+        self.world_model = world_model
+        self.summarizer = summarizer
+        self.mc_samples = mc_samples
+        self.max_rounds = max_rounds
+        self.max_proposals = max_proposals
+        self.imagination = imagination
+        self.metaicl = metaicl
+        self.name = name
+        self._task: Task | None = None
+        self._memory: TaskMemory | None = None
+        self._conditions: Conditions | None = None
+        self._state = SymbolicState()
+        self._history: list[tuple[str, bool]] = []
+        self._trajectory: list[Step] = []
+        self._last_action: str | None = None
+
+    def reset(self, task: Task, memory: TaskMemory) -> None:
+        self._task, self._memory = task, memory
+        self._conditions = conditions_from_memory(memory.data) if self.metaicl else None
+        self._history, self._trajectory, self._last_action = [], [], None
+        self.policy.reset(task.goal, task.task_type)
+
+    async def act(self, observation: Observation) -> Decision:
+        if self._task is None:
+            raise RuntimeError("act() before reset()")
+        started = time.perf_counter()
+        with usage_ledger() as spent:
+            decision = await self._step(observation)
+        decision.usage.update(
+            llm_calls=spent.requests, prompt_tokens=spent.prompt_tokens,
+            completion_tokens=spent.completion_tokens, cost=spent.cost, llm_seconds=spent.latency,
+            seconds=time.perf_counter() - started,
+        )  # fmt: skip
+        return decision
+
+    async def _step(self, observation: Observation) -> Decision:
+        assert self._task is not None
+        await self._perceive(observation)
+        rounds: list[dict[str, Any]] = []
+        evaluated: dict[str, Belief] = {}
+        reply = PolicyReply()
+        action: str | None = None
+        for number in range(1, (self.max_rounds if self.imagination else 1) + 1):
+            final = number == self.max_rounds or not self.imagination
+            view = PolicyView(
+                goal=self._task.goal,
+                task_type=self._task.task_type,
+                state=self._state,
+                history=list(self._history),
+                admissible=observation.admissible_commands,
+                evaluated=dict(evaluated),
+                round=number,
+                final=final,
+                imagination=self.imagination,
+            )
+            reply = await self.policy.decide(view)
+            record: dict[str, Any] = {"round": number, "reply": reply.to_dict()}
+            rounds.append(record)
+            if reply.choice is not None and (reply.choice in evaluated or not self.imagination):
+                action = reply.choice
+                break
+            new = [a for a in dict.fromkeys(reply.proposals) if a not in evaluated][: self.max_proposals]
+            if final or not new:
+                break
+            beliefs = await asyncio.gather(*(self._imagine(a) for a in new))
+            evaluated.update(zip(new, beliefs, strict=True))
+            record["imagined"] = [b.to_dict() for b in beliefs]
+        fallback = None
+        if action is None:
+            action, fallback = self._fallback(reply, evaluated, observation)
+        self._last_action = action
+        details = {"state": self._state.to_dict(), "rounds": rounds, "fallback": fallback}
+        usage = {"rounds": float(len(rounds)), "imagined": float(len(evaluated))}
+        return Decision(action, reasoning=reply.reasoning, details=details, usage=usage)
+
+    def finish(self, outcome: EpisodeOutcome) -> None:
+        if self.metaicl and self._memory is not None:
+            remember_trajectory(self._memory.data, self._trajectory)
+
+    # ------------------------------------------------------------ internals
+
+    async def _perceive(self, observation: Observation) -> None:
+        if self._last_action is None:
+            self._state = initial_state(observation.text)
+            return
+        before = self._state
+        self._state = await self.world_model.perceive(
+            before, observation.action or self._last_action, observation.text
+        )
+        self._history.append((observation.action or self._last_action, observation.succeeded))
+        self._trajectory.append(
+            (before, observation.action or self._last_action, observation.succeeded, self._state)
+        )
+
+    async def _imagine(self, action: str) -> Belief:
+        samples = await self.world_model.predict(self._state, action, self._conditions, n=self.mc_samples)
+        return await self.summarizer(self._state, action, samples)
+
+    @staticmethod
+    def _fallback(
+        reply: PolicyReply, evaluated: dict[str, Belief], observation: Observation
+    ) -> tuple[str, str]:
+        """The first evaluated proposal predicted to change something, else the first evaluated one."""
+        if reply.choice is not None:
+            why = f"choice {reply.choice!r} was never imagined"
+        else:
+            why = "no choice in the last round"
+        for action, belief in evaluated.items():
+            if belief.p_changes > 0:
+                return action, f"{why}; first evaluated action predicted to work"
+        if evaluated:
+            return next(iter(evaluated)), f"{why}; first evaluated action"
+        return (observation.admissible_commands or ("look",))[
+            0
+        ], f"{why}; nothing evaluated: first admissible"
+
+
+__all__ = ["ImplementAgent", "Summarizer", "exact_summarizer"]

@@ -1,0 +1,131 @@
+"""`LLMPolicy`: a chat model decides each round of policy iteration (the paper's policy).
+
+The prompt is `implement.prompts.policy`. The answer is read robustly (plain JSON, a
+fenced block, text around the object, a Python literal; nothing is executed) and checked
+against the round: a choice must be an evaluated action (any admissible command without
+imagination); proposals are normalized, deduplicated, new and capped, and refused in the
+last round. A bad answer is re-asked, the error stated, up to `max_reasks` times; after
+that, or when the request fails for good, the reply has no choice and lists every error,
+and the agent falls back (and records it).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from implement.agents.policy import PolicyReply, PolicyView
+from implement.envs.commands import normalize_command
+from implement.errors import ConfigError, ImplementError
+from implement.llm.base import ChatModel, LLMError
+from implement.prompts.policy import policy_messages
+from implement.world_model.parsing import json_objects
+
+_MAX_SHOWN = 200
+
+
+class AnswerError(ImplementError):
+    """A policy answer that cannot be used this round; the message says why, for the re-ask."""
+
+
+class LLMPolicy:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        chat_model: ChatModel,
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        max_proposals: int = 8,
+        max_reasks: int = 2,
+    ) -> None:
+        if max_proposals < 1 or max_reasks < 0:
+            raise ConfigError(
+                f"expected max_proposals >= 1 and max_reasks >= 0, got {max_proposals} and {max_reasks}"
+            )
+        self.chat_model = chat_model
+        self.name = f"llm:{chat_model.name}"
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.max_proposals = max_proposals
+        self.max_reasks = max_reasks
+
+    def reset(self, goal: str, task_type: str) -> None:
+        """Nothing to reset: every round's prompt carries the whole episode so far."""
+
+    async def decide(self, view: PolicyView) -> PolicyReply:
+        if view.final and view.imagination and not view.evaluated:
+            return PolicyReply(reasoning="last round with nothing evaluated: nothing to choose from")
+        messages = policy_messages(view, self.max_proposals)
+        errors: list[str] = []
+        for _ in range(self.max_reasks + 1):
+            try:
+                completions = await self.chat_model.chat(
+                    messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
+                )
+            except LLMError as exc:
+                errors.append(f"request failed: {exc}")
+                return PolicyReply(reasoning="the policy model could not be asked", parse_errors=errors)
+            text = completions[0].text if completions else ""
+            try:
+                reply = self.read(text, view)
+            except AnswerError as exc:
+                errors.append(str(exc))
+                retry = f"Your answer cannot be used: {exc}. Answer again with one JSON object as described."
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": text},
+                    {"role": "user", "content": retry},
+                ]
+                continue
+            reply.parse_errors = errors
+            return reply
+        return PolicyReply(reasoning=f"no usable answer in {len(errors)} tries", parse_errors=errors)
+
+    def read(self, text: str, view: PolicyView) -> PolicyReply:
+        """The reply an answer spells for this round; `AnswerError` saying what is wrong otherwise."""
+        answer = _answer_object(text)
+        thought = str(answer.get("thought") or "")
+        if answer["help"] is False:
+            return PolicyReply(choice=self._choice(answer.get("action"), view), reasoning=thought)
+        if view.final or not view.imagination:
+            raise AnswerError('"help" must be false now: choose an action, proposals are not allowed')
+        return PolicyReply(proposals=self._proposals(answer.get("proposals"), view), reasoning=thought)
+
+    def _choice(self, action: Any, view: PolicyView) -> str:
+        choices = list(view.evaluated) if view.imagination else list(view.admissible)
+        kind = "evaluated actions" if view.imagination else "admissible commands"
+        if not isinstance(action, str) or not action.strip():
+            raise AnswerError(f'with "help": false, "action" must be a command, got {json.dumps(action)}')
+        choice = normalize_command(action, choices)
+        if choice not in choices:
+            raise AnswerError(f'"action" {action!r} is not one of the {kind}: {", ".join(choices)}')
+        return choice
+
+    def _proposals(self, proposals: Any, view: PolicyView) -> list[str]:
+        if not isinstance(proposals, list) or not all(isinstance(p, str) for p in proposals):
+            raise AnswerError(f'with "help": true, "proposals" must be a list of commands, got {proposals!r}')
+        normalized = (normalize_command(p, view.admissible) for p in proposals)
+        new = [p for p in dict.fromkeys(normalized) if p and p not in view.evaluated]
+        if not new:
+            raise AnswerError(
+                '"proposals" holds no command that is not evaluated yet; propose new ones, '
+                'or choose with "help": false'
+            )
+        return new[: self.max_proposals]
+
+
+def _answer_object(text: str) -> dict[str, Any]:
+    """The first JSON object in `text` with a boolean "help"; `AnswerError` when there is none."""
+    objects = list(json_objects(text))
+    for data in objects:
+        if isinstance(data.get("help"), bool):
+            return data
+    shown = text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."
+    if objects:
+        raise AnswerError(f'the answer\'s JSON object has no "help": true or false, got {shown!r}')
+    raise AnswerError(f"no JSON object in the answer {shown!r}")
+
+
+__all__ = ["AnswerError", "LLMPolicy"]

@@ -1,0 +1,203 @@
+"""`planner`: the LLM-free policy. It parses the goal and works through its sub-goals.
+
+Each step it lists candidate commands from the admissible list for the first unmet
+sub-goal: take a goal object it can reach, go to one it has seen, treat it at the
+appliance (heat / cool / clean), put it in the target receptacle (opening it first),
+turn on the lamp while holding it. When it knows of no goal object, it searches: every
+receptacle not yet seen inside is a candidate, and the world model's beliefs decide,
+as the expected finds per step (the belief's share of samples showing the object,
+halved when the receptacle must still be opened).
+
+In policy iteration it proposes candidates (up to `max_proposals` per round, in its
+own order) until all are imagined or the last round comes, then picks the best: the
+highest expected finds for a search, else the first candidate the world model
+predicts to change the state. Actions that already failed in this episode come last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from implement.agents.belief import Belief
+from implement.agents.goals import Goal, parse_goal
+from implement.agents.policy import PolicyReply, PolicyView
+from implement.state import SymbolicState, base_name, object_states, object_type, receptacle_type
+
+
+@dataclass(frozen=True)
+class Candidate:
+    action: str
+    sought: str | None = None  # the object type a search hopes to see
+    receptacle: str | None = None  # where it looks
+    cost: int = 1  # steps until the inside is seen
+
+
+class PlannerPolicy:
+    """See the module docstring."""
+
+    name = "planner"
+
+    def __init__(self, max_proposals: int = 8) -> None:
+        self.max_proposals = max_proposals
+        self.goal: Goal | None = None
+
+    def reset(self, goal: str, task_type: str) -> None:
+        self.goal = parse_goal(goal)
+
+    async def decide(self, view: PolicyView) -> PolicyReply:
+        if self.goal is None:
+            self.reset(view.goal, view.task_type)
+        assert self.goal is not None
+        failed = {a for a, ok in view.history if not ok}
+        opened = frozenset(a.removeprefix("open ") for a, ok in view.history if ok and a.startswith("open "))
+        found = self.candidates(self.goal, view.state, view.admissible, opened)
+        candidates = sorted(found, key=lambda c: c.action in failed)
+        if not candidates:
+            candidates = [Candidate("look")]
+        if not view.imagination:
+            first = candidates[0]
+            return PolicyReply(choice=first.action, reasoning=f"first sub-goal candidate ({_kind(first)})")
+        pending = [c.action for c in candidates if c.action not in view.evaluated]
+        if pending and not view.final:
+            return PolicyReply(
+                proposals=pending[: self.max_proposals], reasoning="imagine the candidates first"
+            )
+        return self._choose(candidates, view.evaluated)
+
+    # ------------------------------------------------------------ choosing
+
+    def _choose(self, candidates: list[Candidate], evaluated: dict[str, Belief]) -> PolicyReply:
+        scored = [c for c in candidates if c.action in evaluated]
+        if not scored:
+            return PolicyReply(
+                choice=next(iter(evaluated), candidates[0].action), reasoning="no candidate imagined"
+            )
+        searches = [c for c in scored if c.sought is not None]
+        if searches:
+            best = max(searches, key=lambda c: _expected_finds(c, evaluated[c.action]))
+            value = _expected_finds(best, evaluated[best.action])
+            return PolicyReply(
+                choice=best.action, reasoning=f"search for {best.sought}: {value:.2f} expected finds per step"
+            )
+        for c in scored:
+            if evaluated[c.action].p_changes > 0:
+                return PolicyReply(choice=c.action, reasoning=f"{_kind(c)}; predicted to work")
+        return PolicyReply(choice=scored[0].action, reasoning="every candidate is predicted to fail")
+
+    # ------------------------------------------------------------ sub-goals
+
+    def candidates(
+        self,
+        goal: Goal,
+        state: SymbolicState,
+        admissible: tuple[str, ...],
+        opened: frozenset[str] = frozenset(),
+    ) -> list[Candidate]:
+        """Admissible commands for the first unmet sub-goal, best first (`opened`: seen inside)."""
+        return _Step(goal, state, set(admissible), opened).candidates()
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One step's situation; its methods list the candidates of each sub-goal."""
+
+    goal: Goal
+    state: SymbolicState
+    allowed: set[str]
+    opened: frozenset[str]
+
+    def candidates(self) -> list[Candidate]:
+        goal, state, held = self.goal, self.state, self.state.holding
+        if held is not None and object_type(held) != goal.object_type:
+            return [Candidate(a) for a in sorted(self.allowed) if a.startswith(f"move {held} to ")][:1]
+        if held is None:
+            return self.get(goal.object_type)
+        if goal.count == 0:  # look at the object under a lamp
+            return self.use_lamp(goal.lamp_type or "")
+        needed = goal.required_state
+        if needed is not None and needed not in object_states(state.inventory):
+            return self.treat(held)
+        return self.place(held)
+
+    def get(self, kind: str) -> list[Candidate]:
+        """Take a reachable object of `kind`, go to a seen one, or search for one."""
+        skip = self.target() if self.goal.count > 1 else None  # objects there already count
+        takes, visits = [], []
+        for name, rec in self.state.world_state.items():
+            if name == skip:
+                continue
+            for obj in (base_name(o) for o in rec.objects if object_type(o) == kind):
+                if f"take {obj} from {name}" in self.allowed:
+                    takes.append(Candidate(f"take {obj} from {name}"))
+                elif rec.open is False and f"open {name}" in self.allowed:
+                    visits.append(Candidate(f"open {name}"))
+                elif f"go to {name}" in self.allowed:
+                    visits.append(Candidate(f"go to {name}"))
+        return takes + visits or self.search(kind, skip)
+
+    def search(self, kind: str, skip: str | None = None) -> list[Candidate]:
+        """Every receptacle not seen inside yet, as a search for `kind`."""
+        found = []
+        for name, rec in self.state.world_state.items():
+            seen = (rec.visited and (rec.open is not False or bool(rec.objects))) or name in self.opened
+            if name == skip or seen:
+                continue
+            if f"open {name}" in self.allowed:
+                found.append(Candidate(f"open {name}", kind, name, 1))
+            elif f"go to {name}" in self.allowed:
+                found.append(Candidate(f"go to {name}", kind, name, 2 if rec.open is False else 1))
+        return found
+
+    def treat(self, held: str) -> list[Candidate]:
+        verb = self.goal.treatment
+        treat = [Candidate(a) for a in sorted(self.allowed) if a.startswith(f"{verb} {held} with ")]
+        appliances = [n for n in self.state.world_state if receptacle_type(n) == self.goal.appliance_type]
+        return treat or [Candidate(f"go to {n}") for n in appliances if f"go to {n}" in self.allowed]
+
+    def place(self, held: str) -> list[Candidate]:
+        target = self.target()
+        names = [target] if target is not None else []
+        names += [
+            n
+            for n in self.state.world_state
+            if receptacle_type(n) == self.goal.receptacle_type and n != target
+        ]
+        here, there = [], []
+        for name in names:
+            if f"move {held} to {name}" in self.allowed:
+                here.append(Candidate(f"move {held} to {name}"))
+            elif f"open {name}" in self.allowed and self.state.receptacle(name).open is False:
+                here.append(Candidate(f"open {name}"))
+            elif f"go to {name}" in self.allowed:
+                there.append(Candidate(f"go to {name}"))
+        return here + there
+
+    def use_lamp(self, lamp: str) -> list[Candidate]:
+        uses = [
+            Candidate(a) for a in sorted(self.allowed) if a.startswith("use ") and object_type(a[4:]) == lamp
+        ]
+        visits = [
+            Candidate(f"go to {name}")
+            for name, rec in self.state.world_state.items()
+            if any(object_type(o) == lamp for o in rec.objects) and f"go to {name}" in self.allowed
+        ]
+        return uses or visits or self.search(lamp)
+
+    def target(self) -> str | None:
+        """The target receptacle already holding goal objects (pick two), else the first of its type."""
+        names = [n for n in self.state.world_state if receptacle_type(n) == self.goal.receptacle_type]
+        kind = self.goal.object_type
+        holding = [n for n in names if any(object_type(o) == kind for o in self.state.receptacle(n).objects)]
+        return next(iter(holding or names), None)
+
+
+def _expected_finds(candidate: Candidate, belief: Belief) -> float:
+    assert candidate.sought is not None and candidate.receptacle is not None
+    return belief.p_shows(candidate.receptacle, candidate.sought) / candidate.cost
+
+
+def _kind(candidate: Candidate) -> str:
+    return f"search {candidate.receptacle} for {candidate.sought}" if candidate.sought else candidate.action
+
+
+__all__ = ["Candidate", "PlannerPolicy"]

@@ -1,0 +1,192 @@
+"""The IMPLEMENT agent with the planner policy: goals, policy iteration records, MetaICL across trials."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alfworld.gen import goal_library
+
+from implement.agents import Agent
+from implement.agents.belief import exact_belief
+from implement.agents.goals import GoalParseError, parse_goal
+from implement.agents.implement import ImplementAgent
+from implement.agents.planner import PlannerPolicy
+from implement.config import Config
+from implement.envs.games import TASK_TYPES, Game
+from implement.eval.runner import evaluate
+from implement.llm.base import Completion, Message
+from implement.llm.fake_server import FakeOpenAIServer
+from implement.llm.openai_chat import OpenAIChatModel
+from implement.llm.scripted import Script
+from implement.state import SymbolicState
+from implement.world_model.llm import LLMWorldModel
+from implement.world_model.symbolic import SymbolicWorldModel
+
+
+def make_config(data_root: Path, **evaluation: Any) -> Config:
+    config = Config()
+    config.environment.data_dir = str(data_root)
+    config.environment.split = "tiny"
+    config.evaluation.agent = "implement"
+    config.evaluation.parallel = 2
+    for key, value in evaluation.items():
+        section = config.policy if hasattr(config.policy, key) else config.evaluation
+        setattr(section, key, value)
+    return config
+
+
+def run(config: Config, out: Path, **kwargs: Any) -> dict[str, Any]:
+    return asyncio.run(evaluate(config, out, **kwargs))
+
+
+def episodes(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+
+
+def step_lines(out: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for f in sorted((out / "steps").rglob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
+
+
+# ---------------------------------------------------------------- goals
+
+
+@pytest.mark.parametrize("task_type", TASK_TYPES)
+def test_every_alfworld_template_parses(task_type: str) -> None:
+    for template in goal_library.gdict[task_type]["templates"]:
+        sentence = template.format(obj="apple", recep="fridge", toggle="desklamp", mrecep="") + "."
+        goal = parse_goal(f"Your task is to: {sentence}")
+        assert goal.task_type == task_type and goal.object_type == "apple", sentence
+        if task_type == "look_at_obj_in_light":
+            assert goal.lamp_type == "desklamp" and goal.count == 0
+        else:
+            assert goal.receptacle_type == "fridge"
+    assert parse_goal("put two apple in fridge.").count == 2
+    assert parse_goal("heat some egg and put it in countertop.").appliance_type == "microwave"
+    assert parse_goal("put a clean plate in cabinet.").required_state == "clean"
+
+
+def test_other_sentences_are_refused() -> None:
+    with pytest.raises(GoalParseError, match="not an ALFWorld task sentence"):
+        parse_goal("make me a sandwich")
+
+
+# ---------------------------------------------------------------- belief
+
+
+def test_exact_belief_counts_the_samples() -> None:
+    state = SymbolicState.from_dict(
+        {"agent_location": "middle of room", "inventory": "nothing",
+         "world_state": {"fridge 1": {"visited": False, "open": False, "objects": []}}}
+    )  # fmt: skip
+    samples = SymbolicWorldModel.default().predict_sync(state, "go to fridge 1", n=10)
+    belief = exact_belief(state, "go to fridge 1", samples)
+    assert belief.samples == 10 and belief.p_changes == 1.0 and belief.locations == {"fridge 1": 1.0}
+    shares = belief.contents["fridge 1"]
+    assert shares and all(0 < v <= 1 for v in shares.values())
+    assert "fridge 1 shows:" in belief.text and sum(c for _, c in belief.outcomes) == 10
+    assert exact_belief(state, "dance", []).samples == 0
+
+
+# ---------------------------------------------------------------- the agent on built games
+
+
+def test_planner_with_the_symbolic_model_solves_every_task_type(data_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    summary = run(make_config(data_root, trials=1), out)
+    assert summary["sr_at"]["1"] == 1.0 and summary["errors"] == 0
+    assert {e["task_type"] for e in episodes(out)} == set(TASK_TYPES)
+    decided = [line["decision"] for line in step_lines(out) if "decision" in line]
+    assert decided and all(d["details"]["fallback"] is None for d in decided)
+    rounds = [r for d in decided for r in d["details"]["rounds"]]
+    imagined = [b for r in rounds for b in r.get("imagined", [])]
+    assert imagined and all({"action", "samples", "p_changes", "text"} <= set(b) for b in imagined)
+    chosen = [r["reply"]["choice"] for r in rounds if r["reply"]["choice"]]
+    assert len(chosen) == len(decided)  # every step ends in a choice among imagined actions
+    assert all(len(d["details"]["rounds"]) <= 5 for d in decided)
+
+
+def test_metaicl_makes_later_trials_shorter_and_ablations_run(data_root: Path, tmp_path: Path) -> None:
+    with_memory = run(make_config(data_root, trials=2, replay_solved=True), tmp_path / "metaicl")
+    without = run(make_config(data_root, trials=2, replay_solved=True, metaicl=False), tmp_path / "none")
+    first, second = with_memory["by_trial"]
+    assert first["solved"] == second["solved"] == 6
+    assert second["steps_ratio_to_walkthrough"] < first["steps_ratio_to_walkthrough"]
+    assert (
+        without["by_trial"][1]["steps_ratio_to_walkthrough"]
+        == without["by_trial"][0]["steps_ratio_to_walkthrough"]
+    )
+    memories = [json.loads(line) for line in (tmp_path / "none" / "memory.jsonl").read_text().splitlines()]
+    assert all(m["data"] == {} for m in memories)
+
+    blind = run(make_config(data_root, trials=1, imagination=False), tmp_path / "blind")
+    assert blind["sr_at"]["1"] == 1.0
+    decided = [line["decision"] for line in step_lines(tmp_path / "blind") if "decision" in line]
+    assert all(
+        len(d["details"]["rounds"]) == 1 and "imagined" not in d["details"]["rounds"][0] for d in decided
+    )
+
+
+def two_games_root(tmp_path: Path, *games: Game) -> Path:
+    """A data root whose split `pair` holds copies of the given built games."""
+    root = tmp_path / "data"
+    for game in games:
+        version = game.path.parents[3].name  # <version>/<split>/<task folder>/<trial>/game.tw-pddl
+        target = root / version / "pair" / game.path.parent.parent.name / game.path.parent.name
+        target.mkdir(parents=True)
+        shutil.copy(game.path, target / game.path.name)
+    return root
+
+
+class Recorder:
+    """A chat model passing requests on to a real client, keeping every prompt."""
+
+    def __init__(self, inner: OpenAIChatModel) -> None:
+        self.inner, self.name, self.usage, self.prompts = inner, inner.name, inner.usage, list[str]()
+
+    async def chat(self, messages: list[Message], **kwargs: Any) -> list[Completion]:
+        self.prompts.append("\n".join(str(m["content"]) for m in messages))
+        return await self.inner.chat(messages, **kwargs)
+
+
+def test_metaicl_conditions_reach_the_prompt_of_the_same_game_only(
+    tiny_games: list[Game], data_root: Path, tmp_path: Path
+) -> None:
+    """Two games over an LLM world model served over HTTP: trial 2's prompts carry trial 1's lists."""
+    heat = next(g for g in tiny_games if g.task_type == "pick_heat_then_place_in_recep")  # has a fridge
+    bedroom = next(g for g in tiny_games if g.task_type == "pick_and_place_simple")  # has a bed
+    server = FakeOpenAIServer(Script.from_dict({"default": "no idea"}))
+    with server.running() as url:
+        recorder = Recorder(OpenAIChatModel("fake-model", base_url=url, api_key="k"))
+
+        def builder(config: Config, games: list[Game]) -> Callable[[], Agent]:
+            world_model = LLMWorldModel(recorder, mc_samples=2, max_tokens=64)
+            return lambda: ImplementAgent(PlannerPolicy(), world_model, mc_samples=2, max_rounds=2)
+
+        config = make_config(two_games_root(tmp_path, heat, bedroom), trials=2, replay_solved=True)
+        config.environment.split, config.evaluation.parallel, config.environment.max_steps = "pair", 1, 8
+        summary = run(config, tmp_path / "run", builder=builder)
+    assert summary["episodes"] == 4
+    assert summary["usage"]["llm_calls"] == server.stats.requests > 0  # every request, in its agent's steps
+    lines = (tmp_path / "run" / "memory.jsonl").read_text().splitlines()
+    memory = {m["game_id"].split("/", 1)[1]: m["data"] for m in map(json.loads, lines)}
+    lists = memory[heat.id.split("/", 1)[1]]["metaicl_conditions"]["object_lists"]
+    assert lists, "trial 1 of the heat game saw inside some receptacles"
+    head = "What earlier trials of this same task showed:"
+    heat_prompts = [p for p in recorder.prompts if "fridge 1" in p and "bed 1" not in p]
+    bedroom_prompts = [p for p in recorder.prompts if "bed 1" in p and "fridge 1" not in p]
+    assert len(heat_prompts) + len(bedroom_prompts) == len(recorder.prompts) > 0
+    with_conditions = [p for p in heat_prompts if head in p]
+    assert with_conditions, "trial 2 of the heat game conditions its predictions"
+    expected = [f"- {r}: {', '.join(types) if types else 'nothing'}" for r, types in lists.items()]
+    assert any(all(line in p for line in expected) for p in with_conditions)
+    assert not any(name in p for p in bedroom_prompts for name in ("fridge 1", "microwave 1", "countertop 1"))
