@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -170,9 +171,19 @@ def test_evaluate_existing_run_needs_resume(cli: Cli, expert_run: tuple[Path, di
 
 def test_report_json_matches_the_run(cli: Cli, expert_run: tuple[Path, dict[str, Any]]) -> None:
     out, summary = expert_run
-    report = json.loads(ok(cli("report", str(out), "--json")).stdout)
+    report = json.loads(ok(cli("report", str(out), "--json", "--no-html")).stdout)
     assert report["sr_at"] == summary["sr_at"] == {"1": 1.0}
     assert {k: v for k, v in summary.items() if k != "run_dir"} == report
+
+
+def test_report_writes_a_self_contained_html_page(cli: Cli, expert_run: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = expert_run
+    report = json.loads(ok(cli("report", str(out), "--json")).stdout)
+    page = Path(report["html_report"]).read_text()
+    assert Path(report["html_report"]) == out / "report.html"
+    image = re.search(r'src="data:image/png;base64,([^"]+)"', page)
+    assert image is not None and base64.b64decode(image.group(1)).startswith(b"\x89PNG\r\n")
+    assert "<th>SR@1</th>" in page and re.search(r"<td>all</td><td>6</td><td>100</td>", page)
 
 
 def test_report_tables(cli: Cli, expert_run: tuple[Path, dict[str, Any]]) -> None:

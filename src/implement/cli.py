@@ -321,9 +321,12 @@ def evaluate_cmd(
 
 @app.command("report")
 def report_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")], as_json: JsonOption = False
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    html: Annotated[bool, typer.Option(help="Also write RUN_DIR/report.html (SR@k plot and tables).")] = True,
+    as_json: JsonOption = False,
 ) -> None:
-    """SR@k and step tables of a finished or partial run."""
+    """SR@k and step tables of a finished or partial run, and its HTML report."""
+    from implement.eval.html import write_html_report
     from implement.eval.report import summary_tables
     from implement.eval.rundir import RunDir
     from implement.eval.runner import run_summary
@@ -332,11 +335,17 @@ def report_cmd(
         summary = run_summary(RunDir(run_dir))
     except ImplementError as exc:
         raise _fail(exc) from exc
+    if html:
+        summary["html_report"] = str(
+            write_html_report(summary, run_dir / "report.html", title=f"Run {run_dir}")
+        )
     if as_json:
         _print_json(summary)
     else:
         for table in summary_tables(summary):
             Console().print(table)
+        if html:
+            Console().print(f"HTML report: {summary['html_report']}")
 
 
 if __name__ == "__main__":  # pragma: no cover
