@@ -43,3 +43,4 @@ test: data lint
 
 bench: data
 	$(BIN)/python bench/env_speed.py
+	$(BIN)/python bench/agent_cost.py

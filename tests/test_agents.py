@@ -190,3 +190,31 @@ def test_metaicl_conditions_reach_the_prompt_of_the_same_game_only(
     expected = [f"- {r}: {', '.join(types) if types else 'nothing'}" for r, types in lists.items()]
     assert any(all(line in p for line in expected) for p in with_conditions)
     assert not any(name in p for p in bedroom_prompts for name in ("fridge 1", "microwave 1", "countertop 1"))
+
+
+def test_the_llm_summarizer_writes_the_belief_text_over_http() -> None:
+    """`policy.summarizer = <LLM spec>`: the text comes from the model, the counts stay exact."""
+    from implement.agents import make_summarizer
+    from implement.llm.fake_server import FaultPlan
+
+    state = SymbolicState.from_dict(
+        {"agent_location": "middle of room", "inventory": "nothing",
+         "world_state": {"fridge 1": {"visited": False, "open": False, "objects": []}}}
+    )  # fmt: skip
+    samples = SymbolicWorldModel.default().predict_sync(state, "go to fridge 1", n=10)
+    exact = exact_belief(state, "go to fridge 1", samples)
+    script = Script.from_dict(
+        {"rules": [{"match": "Imagined changes", "responses": ["Likely an egg inside."]}]}
+    )
+    for faults, expected in (
+        (FaultPlan(), "go to fridge 1: Likely an egg inside."),
+        (FaultPlan(rate=1.0, kinds=("500",)), exact.text),
+    ):
+        with FakeOpenAIServer(script, faults=faults).running() as url:
+            config = Config()
+            config.policy.summarizer = f"openai:fake-model@{url}"
+            config.llm.api_key, config.llm.max_retries = "k", 0
+            belief = asyncio.run(make_summarizer(config)(state, "go to fridge 1", samples))
+        assert belief.text == expected
+        assert (belief.contents, belief.p_changes) == (exact.contents, exact.p_changes)
+        assert (belief.summary_error is None) == (expected != exact.text)

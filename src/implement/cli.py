@@ -233,7 +233,10 @@ def wm_eval(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    agent: Annotated[str | None, typer.Option(help="Agent: implement (default), expert, random.")] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(help="Agent: implement (default), vanilla, react, reflexion, expert, random."),
+    ] = None,
     policy: Annotated[
         str | None, typer.Option(help="implement's policy: planner (no LLM) or an LLM spec.")
     ] = None,

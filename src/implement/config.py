@@ -41,7 +41,7 @@ class EnvironmentConfig:
 
 @dataclass
 class EvaluationConfig:
-    agent: str = _f("implement", "agent to evaluate: implement, expert, random")
+    agent: str = _f("implement", "agent: implement, vanilla, react, reflexion, expert, random")
     games: int | None = _f(None, "number of games to sample from the split (default: all)")
     trials: int = _f(12, "trials per game (paper: 12); a solved game is not played again")
     parallel: int = _f(5, "environments played at once (paper: 5)")

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from implement.agents.base import Agent, Decision, EpisodeOutcome, TaskMemory
-from implement.agents.implement import ImplementAgent, exact_summarizer
+from implement.agents.belief import Belief
+from implement.agents.implement import ImplementAgent, Summarizer, exact_summarizer
 from implement.agents.planner import PlannerPolicy
 from implement.agents.policy import Policy
 from implement.agents.reference import ExpertAgent, RandomAgent
 from implement.config import Config
 from implement.envs.games import Game, read_walkthrough
-from implement.errors import ConfigError, UnknownNameError
+from implement.errors import UnknownNameError
+from implement.state import SymbolicState
 
 AgentBuilder = Callable[[Config, list[Game]], Callable[[], Agent]]
 
@@ -51,19 +53,32 @@ def make_policy(config: Config) -> Callable[[], Policy]:
     )
 
 
+def make_summarizer(config: Config) -> Summarizer:
+    """`exact` (sample counts) or an LLM spec (the paper's summarizer, text written by the model)."""
+    spec = config.policy.summarizer
+    if spec == "exact":
+        return exact_summarizer
+    from implement.agents.belief import llm_belief
+    from implement.llm import make_chat_model
+
+    chat_model = make_chat_model(spec, config.llm)
+
+    async def summarize(state: SymbolicState, action: str, samples: list[SymbolicState]) -> Belief:
+        return await llm_belief(chat_model, state, action, samples, max_tokens=config.llm.max_tokens)
+
+    return summarize
+
+
 def _implement(config: Config, games: list[Game]) -> Callable[[], Agent]:
     from implement.world_model.registry import make_world_model
 
-    if config.policy.summarizer != "exact":
-        raise ConfigError(
-            f"summarizer {config.policy.summarizer!r}: LLM summaries are not wired yet; use exact"
-        )
     world_model = make_world_model(config.world_model.model, config)
     new_policy = make_policy(config)
+    summarizer = make_summarizer(config)
     return lambda: ImplementAgent(
         new_policy(),
         world_model,
-        summarizer=exact_summarizer,
+        summarizer=summarizer,
         mc_samples=config.world_model.mc_samples,
         max_rounds=config.policy.max_interaction_rounds,
         max_proposals=config.policy.max_proposals,
@@ -72,7 +87,45 @@ def _implement(config: Config, games: list[Game]) -> Callable[[], Agent]:
     )
 
 
-AGENTS: dict[str, AgentBuilder] = {"implement": _implement, "expert": _expert, "random": _random}
+def _vanilla(config: Config, games: list[Game]) -> Callable[[], Agent]:
+    """The LLM policy on the symbolic state, with neither imagination nor MetaICL."""
+    from implement.agents.baselines import require_llm
+    from implement.world_model.registry import make_world_model
+
+    require_llm(policy_spec(config), "vanilla")
+    world_model = make_world_model(config.world_model.model, config)
+    new_policy = make_policy(config)
+    return lambda: ImplementAgent(new_policy(), world_model, imagination=False, metaicl=False, name="vanilla")
+
+
+def _react(config: Config, games: list[Game]) -> Callable[[], Agent]:
+    from implement.agents.baselines import ReactAgent, require_llm
+    from implement.llm import make_chat_model
+
+    chat_model = make_chat_model(require_llm(policy_spec(config), "react"), config.llm)
+    return lambda: ReactAgent(
+        chat_model, max_tokens=config.llm.max_tokens, temperature=config.llm.temperature
+    )
+
+
+def _reflexion(config: Config, games: list[Game]) -> Callable[[], Agent]:
+    from implement.agents.baselines import ReflexionAgent, require_llm
+    from implement.llm import make_chat_model
+
+    chat_model = make_chat_model(require_llm(policy_spec(config), "reflexion"), config.llm)
+    return lambda: ReflexionAgent(
+        chat_model, max_tokens=config.llm.max_tokens, temperature=config.llm.temperature
+    )
+
+
+AGENTS: dict[str, AgentBuilder] = {
+    "implement": _implement,
+    "expert": _expert,
+    "random": _random,
+    "vanilla": _vanilla,
+    "react": _react,
+    "reflexion": _reflexion,
+}
 
 
 def agent_builder(name: str) -> AgentBuilder:

@@ -131,9 +131,8 @@ async def evaluate(
     # A memory is saved just before its episode's line: one whose episode was not recorded (killed
     # in between) is left out, and that episode is played again from the memory before it.
     memories = {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories(set(done)).items()}
-    envs = [
-        AlfworldEnv(max_steps=config.environment.max_steps) for _ in range(max(1, config.evaluation.parallel))
-    ]
+    # One environment per worker, made on its first game in a thread: the others play meanwhile.
+    envs: list[AlfworldEnv | None] = [None] * max(1, config.evaluation.parallel)
 
     for trial in range(1, config.evaluation.trials + 1):
         solved = {g for (g, t), won in done.items() if won and t < trial}
@@ -145,9 +144,13 @@ async def evaluate(
         for game in pending:
             queue.put_nowait(game)
 
-        async def worker(env: AlfworldEnv, trial: int = trial, queue: asyncio.Queue[Game] = queue) -> None:
+        async def worker(slot: int, trial: int = trial, queue: asyncio.Queue[Game] = queue) -> None:
             while not queue.empty():
                 game = queue.get_nowait()
+                env = envs[slot]
+                if env is None:
+                    env = await asyncio.to_thread(AlfworldEnv, max_steps=config.environment.max_steps)
+                    envs[slot] = env
                 memory = memories.setdefault(game.id, TaskMemory(game.id))
                 memory.trial = trial
                 record = await play_episode(env, new_agent(), game, trial, memory, run)
@@ -157,7 +160,7 @@ async def evaluate(
                 done[(game.id, trial)] = record["won"]
                 progress.on_episode(record)
 
-        await asyncio.gather(*(worker(env) for env in envs))
+        await asyncio.gather(*(worker(slot) for slot in range(len(envs))))
     return run_summary(run)
 
 
