@@ -24,13 +24,11 @@ import argparse
 import asyncio
 import json
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +38,9 @@ from implement.agents.llm_policy import LLMPolicy
 from implement.config import Config
 from implement.envs.games import DATA_VERSION, Game, find_games
 from implement.eval.runner import evaluate
-from implement.llm.base import ChatModel, LLMError, Message
+from implement.llm.base import ChatModel, Message
 from implement.llm.cache import CachedChatModel, ResponseCache
-from implement.llm.fake_server import FakeOpenAIServer, wait_for_http
+from implement.llm.fake_server import FakeOpenAIServer, subprocess_server
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script, last_user_text
 from implement.prompts.world_model import PER_TAG, PRE_TAG
@@ -200,23 +198,11 @@ def cost_per_step(root: Path, work: Path, steps: int, mc_samples: int) -> None:
 # -- 2. wall time, parallel environments ---------------------------------------------------------------
 
 
-@contextmanager
-def server_process(latency: float) -> Iterator[str]:
-    """This script's `--serve` mode in a subprocess (its event loop keeps its own GIL); yields the URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, __file__, "--serve", str(port), "--latency", str(latency)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30, alive=lambda: process.poll() is None)
-        except LLMError as exc:
-            raise SystemExit(f"the fake server did not start: {exc}") from None
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(10)
+def server_process(latency: float) -> AbstractContextManager[str]:
+    """The fake server in a subprocess (its event loop keeps its own GIL); yields its base URL."""
+    return subprocess_server(
+        lambda port: [sys.executable, __file__, "--serve", str(port), "--latency", str(latency)]
+    )
 
 
 def parallel_speedup(

@@ -17,18 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 
 import openai
 
-from implement.llm.base import LLMError
-from implement.llm.fake_server import FakeOpenAIServer, wait_for_http
+from implement.llm.fake_server import FakeOpenAIServer, subprocess_server
 
 MESSAGES = [{"role": "user", "content": "go to the kitchen"}]
 
@@ -43,31 +40,19 @@ async def _timed_batch(call: Callable[[int], Awaitable[object]], requests: int, 
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-@contextmanager
-def server_process(latency: float) -> Iterator[str]:
-    """The fake server's CLI in a subprocess; yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [
-        sys.executable,
-        "-m",
-        "implement.llm.fake_server",
-        "--port",
-        str(port),
-        "--latency",
-        str(latency),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=30, alive=lambda: process.poll() is None)
-        except LLMError as exc:
-            raise SystemExit(f"the fake server did not start: {exc}") from None
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(10)
+def server_process(latency: float) -> AbstractContextManager[str]:
+    """The fake server in a subprocess (its event loop keeps its own GIL); yields its base URL."""
+    return subprocess_server(
+        lambda port: [
+            sys.executable,
+            "-m",
+            "implement.llm.fake_server",
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+        ]
+    )
 
 
 async def raw_sdk(base_url: str, requests: int, concurrency: int) -> Timing:

@@ -20,13 +20,13 @@ from implement.agents.planner import PlannerPolicy
 from implement.config import Config
 from implement.envs.games import TASK_TYPES, Game
 from implement.eval.runner import evaluate
-from implement.llm.base import Completion, Message
 from implement.llm.fake_server import FakeOpenAIServer
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script
 from implement.state import SymbolicState
 from implement.world_model.llm import LLMWorldModel
 from implement.world_model.symbolic import SymbolicWorldModel
+from recording import Recorder
 
 
 def make_config(data_root: Path, **evaluation: Any) -> Config:
@@ -147,17 +147,6 @@ def two_games_root(tmp_path: Path, *games: Game) -> Path:
     return root
 
 
-class Recorder:
-    """A chat model passing requests on to a real client, keeping every prompt."""
-
-    def __init__(self, inner: OpenAIChatModel) -> None:
-        self.inner, self.name, self.usage, self.prompts = inner, inner.name, inner.usage, list[str]()
-
-    async def chat(self, messages: list[Message], **kwargs: Any) -> list[Completion]:
-        self.prompts.append("\n".join(str(m["content"]) for m in messages))
-        return await self.inner.chat(messages, **kwargs)
-
-
 def test_metaicl_conditions_reach_the_prompt_of_the_same_game_only(
     tiny_games: list[Game], data_root: Path, tmp_path: Path
 ) -> None:
@@ -182,9 +171,9 @@ def test_metaicl_conditions_reach_the_prompt_of_the_same_game_only(
     lists = memory[heat.id.split("/", 1)[1]]["metaicl_conditions"]["object_lists"]
     assert lists, "trial 1 of the heat game saw inside some receptacles"
     head = "What earlier trials of this same task showed:"
-    heat_prompts = [p for p in recorder.prompts if "fridge 1" in p and "bed 1" not in p]
-    bedroom_prompts = [p for p in recorder.prompts if "bed 1" in p and "fridge 1" not in p]
-    assert len(heat_prompts) + len(bedroom_prompts) == len(recorder.prompts) > 0
+    heat_prompts = [p for p in recorder.prompts() if "fridge 1" in p and "bed 1" not in p]
+    bedroom_prompts = [p for p in recorder.prompts() if "bed 1" in p and "fridge 1" not in p]
+    assert len(heat_prompts) + len(bedroom_prompts) == len(recorder.prompts()) > 0
     with_conditions = [p for p in heat_prompts if head in p]
     assert with_conditions, "trial 2 of the heat game conditions its predictions"
     expected = [f"- {r}: {', '.join(types) if types else 'nothing'}" for r, types in lists.items()]

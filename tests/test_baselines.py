@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,7 @@ from implement.envs.alfworld import Observation, Task
 from implement.envs.games import TASK_TYPES, Game
 from implement.errors import ConfigError
 from implement.eval.runner import Progress, evaluate
-from implement.llm.base import Completion, Message
 from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
-from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script
 from implement.prompts.react import (
     EXAMPLES,
@@ -33,6 +30,7 @@ from implement.prompts.react import (
     SYSTEM_TEXT,
     react_messages,
 )
+from recording import served
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,30 +45,6 @@ OBSERVATION = Observation(
     step=0,
 )
 REFLECTION_ASKED = "The task was not completed"  # in every reflection request
-
-
-class Recorder:
-    """A chat model passing requests on to a real client, keeping every conversation sent."""
-
-    def __init__(self, inner: OpenAIChatModel) -> None:
-        self.inner, self.name, self.usage = inner, inner.name, inner.usage
-        self.sent: list[list[Message]] = []
-
-    async def chat(self, messages: list[Message], **kwargs: Any) -> list[Completion]:
-        self.sent.append(messages)
-        return await self.inner.chat(messages, **kwargs)
-
-    def users(self) -> list[str]:
-        return [str(m[-1]["content"]) for m in self.sent]
-
-
-@contextmanager
-def served(
-    script: dict[str, Any], faults: FaultPlan | None = None
-) -> Iterator[tuple[FakeOpenAIServer, Recorder]]:
-    server = FakeOpenAIServer(Script.from_dict(script), faults=faults)
-    with server.running() as url:
-        yield server, Recorder(OpenAIChatModel("fake-model", base_url=url, api_key="k", max_retries=0))
 
 
 def first_act(agent: ReactAgent, memory: TaskMemory | None = None) -> Decision:

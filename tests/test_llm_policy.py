@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,11 @@ from implement.agents.policy import PolicyReply, PolicyView
 from implement.config import Config
 from implement.envs.games import Game
 from implement.eval.runner import evaluate
-from implement.llm.base import Completion, Message
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
-from implement.llm.openai_chat import OpenAIChatModel
-from implement.llm.scripted import Script
+from implement.llm.fake_server import FaultPlan
 from implement.prompts.policy import POLICY_PROMPT_VERSION, SYSTEM_TEXT, policy_messages
 from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.symbolic import SymbolicWorldModel
+from recording import Recorder, served
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -63,30 +60,6 @@ def answer(help: bool, action: str | None = None, proposals: list[str] | None = 
 
 CHOOSE_FRIDGE = answer(False, "go to fridge 1")
 REASK = "cannot be used"  # what every re-ask says
-
-
-class Recorder:
-    """A chat model passing requests on to a real client, keeping every conversation sent."""
-
-    def __init__(self, inner: OpenAIChatModel) -> None:
-        self.inner, self.name, self.usage = inner, inner.name, inner.usage
-        self.sent: list[list[Message]] = []
-
-    async def chat(self, messages: list[Message], **kwargs: Any) -> list[Completion]:
-        self.sent.append(messages)
-        return await self.inner.chat(messages, **kwargs)
-
-
-@contextmanager
-def served(
-    script: dict[str, Any], faults: FaultPlan | None = None
-) -> Iterator[tuple[FakeOpenAIServer, Recorder]]:
-    server = FakeOpenAIServer(Script.from_dict(script), faults=faults)
-    with server.running() as url:
-        yield (
-            server,
-            Recorder(OpenAIChatModel("fake-model", base_url=url, api_key="k", max_retries=0, timeout=5)),
-        )
 
 
 def decide(script: dict[str, Any], view: PolicyView, **kwargs: Any) -> tuple[PolicyReply, Recorder]:

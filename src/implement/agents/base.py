@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from implement.envs.alfworld import Observation, Task
+from implement.llm.base import usage_ledger
 
 
 @dataclass
@@ -40,6 +43,19 @@ class Decision:
             "details": self.details,
             "usage": self.usage,
         }
+
+
+async def metered(step: Awaitable[Decision]) -> Decision:
+    """Await one step's decision and add what it alone spent: LLM calls, tokens, cost, seconds."""
+    started = time.perf_counter()
+    with usage_ledger() as spent:
+        decision = await step
+    decision.usage.update(
+        llm_calls=spent.requests, prompt_tokens=spent.prompt_tokens,
+        completion_tokens=spent.completion_tokens, cost=spent.cost, llm_seconds=spent.latency,
+        seconds=time.perf_counter() - started,
+    )  # fmt: skip
+    return decision
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,13 @@ not in `finish`, which the `Agent` protocol keeps synchronous.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
-from implement.agents.base import Decision, EpisodeOutcome, TaskMemory
+from implement.agents.base import Decision, EpisodeOutcome, TaskMemory, metered
 from implement.envs.alfworld import Observation, Task
 from implement.envs.commands import normalize_command
 from implement.errors import ConfigError
-from implement.llm.base import ChatModel, LLMError, usage_ledger
+from implement.llm.base import ChatModel, LLMError
 from implement.prompts.react import react_messages, reflection_messages
 
 REFLECTIONS = "reflections"  # memory.data key: the reflections of earlier trials, oldest first
@@ -78,15 +77,7 @@ class ReactAgent:
     async def act(self, observation: Observation) -> Decision:
         if self._task is None:
             raise RuntimeError("act() before reset()")
-        started = time.perf_counter()
-        with usage_ledger() as spent:
-            decision = await self._step(observation)
-        decision.usage.update(
-            llm_calls=spent.requests, prompt_tokens=spent.prompt_tokens,
-            completion_tokens=spent.completion_tokens, cost=spent.cost, llm_seconds=spent.latency,
-            seconds=time.perf_counter() - started,
-        )  # fmt: skip
-        return decision
+        return await metered(self._step(observation))
 
     def finish(self, outcome: EpisodeOutcome) -> None:
         """Nothing is kept across trials."""

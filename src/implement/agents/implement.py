@@ -15,15 +15,13 @@ round) and `metaicl=False` (no conditions, nothing remembered across trials).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from implement.agents.base import Decision, EpisodeOutcome, TaskMemory
+from implement.agents.base import Decision, EpisodeOutcome, TaskMemory, metered
 from implement.agents.belief import Belief, exact_belief
 from implement.agents.policy import Policy, PolicyReply, PolicyView
 from implement.envs.alfworld import Observation, Task
-from implement.llm.base import usage_ledger
 from implement.state import SymbolicState, initial_state
 from implement.world_model.base import Conditions, WorldModel
 from implement.world_model.metaicl import Step, conditions_from_memory, remember_trajectory
@@ -79,15 +77,7 @@ class ImplementAgent:
     async def act(self, observation: Observation) -> Decision:
         if self._task is None:
             raise RuntimeError("act() before reset()")
-        started = time.perf_counter()
-        with usage_ledger() as spent:
-            decision = await self._step(observation)
-        decision.usage.update(
-            llm_calls=spent.requests, prompt_tokens=spent.prompt_tokens,
-            completion_tokens=spent.completion_tokens, cost=spent.cost, llm_seconds=spent.latency,
-            seconds=time.perf_counter() - started,
-        )  # fmt: skip
-        return decision
+        return await metered(self._step(observation))
 
     async def _step(self, observation: Observation) -> Decision:
         assert self._task is not None

@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import socket
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -334,6 +335,26 @@ class FakeOpenAIServer:
                 server.force_exit = True
                 thread.join(stop_timeout)
             sock.close()
+
+
+@contextmanager
+def subprocess_server(argv_for_port: Callable[[int], list[str]], *, timeout: float = 30.0) -> Iterator[str]:
+    """Run a server command (`argv_for_port(port)`, on a free port) in a subprocess; yields its base URL.
+
+    Benchmarks use it to keep the server's event loop out of the measured process.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(argv_for_port(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(
+            f"http://127.0.0.1:{port}/health", timeout=timeout, alive=lambda: process.poll() is None
+        )
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def wait_for_http(url: str, *, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:
