@@ -17,13 +17,15 @@ from implement.agents.belief import exact_belief
 from implement.agents.goals import GoalParseError, parse_goal
 from implement.agents.implement import ImplementAgent
 from implement.agents.planner import PlannerPolicy
+from implement.agents.rollout import goal_progress, imagined_commands
 from implement.config import Config
-from implement.envs.games import TASK_TYPES, Game
+from implement.envs.alfworld import AlfworldEnv
+from implement.envs.games import TASK_TYPES, Game, read_walkthrough
 from implement.eval.runner import evaluate
 from implement.llm.fake_server import FakeOpenAIServer
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script
-from implement.state import SymbolicState
+from implement.state import SymbolicState, initial_state, update_state
 from implement.world_model.llm import LLMWorldModel
 from implement.world_model.symbolic import SymbolicWorldModel
 from recording import Recorder
@@ -207,3 +209,54 @@ def test_the_llm_summarizer_writes_the_belief_text_over_http() -> None:
         assert belief.text == expected
         assert (belief.contents, belief.p_changes) == (exact.contents, exact.p_changes)
         assert (belief.summary_error is None) == (expected != exact.text)
+
+
+# ---------------------------------------------------------------- multi-step imagination
+
+
+def test_goal_progress_credits_each_sub_goal() -> None:
+    goal = parse_goal("put a hot egg in countertop.")
+    room = {"countertop 1": {"visited": True, "open": "N/A", "objects": []},
+            "fridge 1": {"visited": True, "open": True, "objects": ["egg 1"]}}  # fmt: skip
+
+    def state(location: str, inventory: str, **objects: list[str]) -> SymbolicState:
+        world = {n: {**r, "objects": objects.get(n.replace(" ", "_"), r["objects"])} for n, r in room.items()}
+        return SymbolicState.from_dict(
+            {"agent_location": location, "inventory": inventory, "world_state": world}
+        )
+
+    assert goal_progress(goal, state("fridge 1", "nothing")) == 0.25
+    assert goal_progress(goal, state("fridge 1", "egg 1", fridge_1=[])) == 0.5
+    assert goal_progress(goal, state("fridge 1", "egg 1(hot)", fridge_1=[])) == 0.75
+    assert goal_progress(goal, state("countertop 1", "nothing", fridge_1=[], countertop_1=["egg 1"])) == 0.25
+    assert (
+        goal_progress(goal, state("countertop 1", "nothing", fridge_1=[], countertop_1=["egg 1(hot)"])) == 1.0
+    )
+    two = parse_goal("put two egg in countertop.")
+    assert goal_progress(two, state("countertop 1", "egg 2", countertop_1=["egg 3"])) == 0.75
+
+
+def test_imagined_commands_cover_every_walkthrough_step(tiny_games: list[Game]) -> None:
+    """Rollouts can follow the real plan: each walkthrough command is among the imagined ones."""
+    env = AlfworldEnv(max_steps=50)
+    for game in tiny_games:
+        _, obs = env.reset(game)
+        state = initial_state(obs.text)
+        for action in read_walkthrough(game):
+            assert action in imagined_commands(state), (game.id, action)
+            obs = env.step(action)
+            state = update_state(state, action, obs.text)
+
+
+def test_multi_step_imagination_scores_beliefs_and_still_solves(data_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    summary = run(make_config(data_root, trials=1, rollout_depth=3), out)
+    assert summary["sr_at"]["1"] == 1.0 and summary["errors"] == 0
+    imagined = [
+        b for line in step_lines(out) if "decision" in line
+        for r in line["decision"]["details"]["rounds"] for b in r.get("imagined", [])
+    ]  # fmt: skip
+    assert imagined and all(b["lookahead"] is not None and 0 <= b["lookahead"] <= 1 for b in imagined)
+    assert any(b["lookahead"] == 1.0 for b in imagined) and all(
+        "steps further" in b["text"] for b in imagined
+    )

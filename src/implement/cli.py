@@ -250,6 +250,9 @@ def evaluate_cmd(
     metaicl: Annotated[
         bool | None, typer.Option(help="MetaICL conditions across trials (ablation: --no-metaicl).")
     ] = None,
+    rollout_depth: Annotated[
+        int | None, typer.Option(help="Multi-step imagination (beyond the paper): steps rolled further.")
+    ] = None,
     replay_solved: Annotated[
         bool | None, typer.Option(help="Play solved games again in later trials (adaptation per trial).")
     ] = None,
@@ -280,7 +283,8 @@ def evaluate_cmd(
         "evaluation": {"agent": agent, "games": games, "trials": trials, "parallel": parallel, "seed": seed,
                        "replay_solved": replay_solved},
         "environment": {"split": split, "max_steps": max_steps},
-        "policy": {"model": policy, "summarizer": summarizer, "imagination": imagination, "metaicl": metaicl},
+        "policy": {"model": policy, "summarizer": summarizer, "imagination": imagination, "metaicl": metaicl,
+                   "rollout_depth": rollout_depth},
         "world_model": {"model": world_model},
     }  # fmt: skip
     try:

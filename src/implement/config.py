@@ -87,6 +87,9 @@ class PolicyConfig:
     max_proposals: int = _f(8, "new actions the policy may propose per round")
     imagination: bool = _f(True, "imagine proposed actions with the world model (ablation: off)")
     metaicl: bool = _f(True, "MetaICL conditions across trials of a game (ablation: off)")
+    rollout_depth: int = _f(
+        0, "multi-step imagination beyond the paper: planner steps rolled further (0: off)"
+    )
 
 
 @dataclass

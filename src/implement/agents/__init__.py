@@ -84,6 +84,7 @@ def _implement(config: Config, games: list[Game]) -> Callable[[], Agent]:
         max_proposals=config.policy.max_proposals,
         imagination=config.policy.imagination,
         metaicl=config.policy.metaicl,
+        rollout_depth=config.policy.rollout_depth,
     )
 
 

@@ -33,6 +33,7 @@ class Belief:
     outcomes: list[tuple[dict[str, Any], int]] = field(default_factory=list)  # distinct diffs, count
     text: str = ""
     summary_error: str | None = None  # why the LLM summarizer's text is missing, if it failed
+    lookahead: float | None = None  # mean goal progress a few imagined steps further (multi-step)
 
     def p_shows(self, receptacle: str, kind: str) -> float:
         """Share of samples in which `receptacle` shows an object of type `kind`."""
@@ -49,6 +50,7 @@ class Belief:
             "outcomes": [{"diff": d, "count": c} for d, c in self.outcomes],
             "text": self.text,
             "summary_error": self.summary_error,
+            "lookahead": self.lookahead,
         }
 
 

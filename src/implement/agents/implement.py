@@ -9,7 +9,10 @@ round it must pick. A reply that picks nothing usable falls back to the policy's
 evaluated proposal, recorded in the step's details.
 
 Ablations: `imagination=False` (the policy chooses from the perceived state alone, one
-round) and `metaicl=False` (no conditions, nothing remembered across trials).
+round) and `metaicl=False` (no conditions, nothing remembered across trials). Beyond the
+paper, `rollout_depth > 0` looks further: every imagined outcome is rolled that many
+steps on with the planner and its goal progress joins the belief (`implement.agents.rollout`)
+for the policy to weigh; the planner itself keeps its sub-goal order, which rollouts follow.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from typing import Any
 
 from implement.agents.base import Decision, EpisodeOutcome, TaskMemory, metered
 from implement.agents.belief import Belief, exact_belief
+from implement.agents.goals import Goal, parse_goal
 from implement.agents.policy import Policy, PolicyReply, PolicyView
+from implement.agents.rollout import lookahead
 from implement.envs.alfworld import Observation, Task
+from implement.errors import ConfigError
 from implement.state import SymbolicState, initial_state
 from implement.world_model.base import Conditions, WorldModel
 from implement.world_model.metaicl import Step, conditions_from_memory, remember_trajectory
@@ -47,10 +53,13 @@ class ImplementAgent:
         max_proposals: int = 8,
         imagination: bool = True,
         metaicl: bool = True,
+        rollout_depth: int = 0,
         name: str = "implement",
     ) -> None:
-        if max_rounds < 1:
-            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
+        if max_rounds < 1 or rollout_depth < 0:
+            raise ConfigError(
+                f"need max_rounds >= 1 and rollout_depth >= 0, got {max_rounds}, {rollout_depth}"
+            )
         self.policy = policy
         self.world_model = world_model
         self.summarizer = summarizer
@@ -59,6 +68,7 @@ class ImplementAgent:
         self.max_proposals = max_proposals
         self.imagination = imagination
         self.metaicl = metaicl
+        self.rollout_depth = rollout_depth
         self.name = name
         self._task: Task | None = None
         self._memory: TaskMemory | None = None
@@ -67,10 +77,12 @@ class ImplementAgent:
         self._history: list[tuple[str, bool]] = []
         self._trajectory: list[Step] = []
         self._last_action: str | None = None
+        self._goal: Goal | None = None
 
     def reset(self, task: Task, memory: TaskMemory) -> None:
         self._task, self._memory = task, memory
         self._conditions = conditions_from_memory(memory.data) if self.metaicl else None
+        self._goal = parse_goal(task.goal) if self.rollout_depth > 0 else None
         self._history, self._trajectory, self._last_action = [], [], None
         self.policy.reset(task.goal, task.task_type)
 
@@ -140,7 +152,13 @@ class ImplementAgent:
 
     async def _imagine(self, action: str) -> Belief:
         samples = await self.world_model.predict(self._state, action, self._conditions, n=self.mc_samples)
-        return await self.summarizer(self._state, action, samples)
+        belief = await self.summarizer(self._state, action, samples)
+        if self._goal is not None and samples:
+            depth, goal, conditions = self.rollout_depth, self._goal, self._conditions
+            ahead = [await lookahead(self.world_model, goal, s, depth, conditions) for s in samples]
+            belief.lookahead = round(sum(ahead) / len(ahead), 3)
+            belief.text += f" Looking {depth} steps further: goal progress {belief.lookahead:.2f}."
+        return belief
 
     @staticmethod
     def _fallback(

@@ -79,7 +79,7 @@ class PlannerPolicy:
             return PolicyReply(
                 choice=best.action, reasoning=f"search for {best.sought}: {value:.2f} expected finds per step"
             )
-        for c in scored:
+        for c in scored:  # its own sub-goal order (what multi-step lookaheads follow too) decides
             if evaluated[c.action].p_changes > 0:
                 return PolicyReply(choice=c.action, reasoning=f"{_kind(c)}; predicted to work")
         return PolicyReply(choice=scored[0].action, reasoning="every candidate is predicted to fail")
@@ -95,6 +95,12 @@ class PlannerPolicy:
     ) -> list[Candidate]:
         """Admissible commands for the first unmet sub-goal, best first (`opened`: seen inside)."""
         return _Step(goal, state, set(admissible), opened).candidates()
+
+
+def plan_step(goal: Goal, state: SymbolicState, commands: tuple[str, ...]) -> str | None:
+    """The planner's first candidate among `commands` (no beliefs): the rollout policy."""
+    candidates = _Step(goal, state, set(commands), frozenset()).candidates()
+    return candidates[0].action if candidates else None
 
 
 @dataclass(frozen=True)
@@ -200,4 +206,4 @@ def _kind(candidate: Candidate) -> str:
     return f"search {candidate.receptacle} for {candidate.sought}" if candidate.sought else candidate.action
 
 
-__all__ = ["Candidate", "PlannerPolicy"]
+__all__ = ["Candidate", "PlannerPolicy", "plan_step"]
