@@ -12,6 +12,7 @@ In policy iteration it proposes candidates (up to `max_proposals` per round, in 
 own order) until all are imagined or the last round comes, then picks the best: the
 highest expected finds for a search, else the first candidate the world model
 predicts to change the state. Actions that already failed in this episode come last.
+Arrived at a closed receptacle it came to search, it opens it.
 """
 
 from __future__ import annotations
@@ -142,13 +143,19 @@ class _Step:
         return takes + visits or self.search(kind, skip)
 
     def search(self, kind: str, skip: str | None = None) -> list[Candidate]:
-        """Every receptacle not seen inside yet, as a search for `kind`."""
+        """Every receptacle not seen inside yet, as a search for `kind`.
+
+        Arrived at a closed one to search it, the planner opens it: going there was worth
+        two steps for what opening now gives in one.
+        """
         found = []
         for name, rec in self.state.world_state.items():
             seen = (rec.visited and (rec.open is not False or bool(rec.objects))) or name in self.opened
             if name == skip or seen:
                 continue
             if f"open {name}" in self.allowed:
+                if name == self.state.agent_location:
+                    return [Candidate(f"open {name}", kind, name, 1)]
                 found.append(Candidate(f"open {name}", kind, name, 1))
             elif f"go to {name}" in self.allowed:
                 found.append(Candidate(f"go to {name}", kind, name, 2 if rec.open is False else 1))

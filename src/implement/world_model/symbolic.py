@@ -410,9 +410,10 @@ class SymbolicWorldModel:
         return True if allowed is None else otype in allowed
 
     def _seed_of(self, state: SymbolicState, action: str, conditions: Conditions | None, n: int) -> int:
-        key = json.dumps(
-            [self.seed, state.to_dict(), action, conditions.to_dict() if conditions else None, n]
-        )
+        given = conditions.to_dict() if conditions is not None else None
+        if given == Conditions().to_dict():  # no conditions yet draws as none at all
+            given = None
+        key = json.dumps([self.seed, state.to_dict(), action, given, n])
         return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
     # ------------------------------------------------------------ internals: the engine
