@@ -43,5 +43,5 @@ def summary_tables(summary: dict[str, Any]) -> list[Table]:
     totals.add_row("episodes with errors", str(summary["errors"]))
     totals.add_row("complete", "yes" if summary["complete"] else "no (partial run)")
     for key, value in summary.get("usage", {}).items():
-        totals.add_row(f"llm {key.replace('_', ' ')}", str(round(value, 4)))
+        totals.add_row(key.replace("_", " "), str(round(value, 4)))  # llm calls, tokens, cost, rounds...
     return [sr, trials, totals]
