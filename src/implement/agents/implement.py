@@ -141,14 +141,10 @@ class ImplementAgent:
         if self._last_action is None:
             self._state = initial_state(observation.text)
             return
-        before = self._state
-        self._state = await self.world_model.perceive(
-            before, observation.action or self._last_action, observation.text
-        )
-        self._history.append((observation.action or self._last_action, observation.succeeded))
-        self._trajectory.append(
-            (before, observation.action or self._last_action, observation.succeeded, self._state)
-        )
+        before, executed = self._state, observation.action or self._last_action
+        self._state = await self.world_model.perceive(before, executed, observation.text)
+        self._history.append((executed, observation.succeeded))
+        self._trajectory.append((before, executed, observation.succeeded, self._state))
 
     async def _imagine(self, action: str) -> Belief:
         samples = await self.world_model.predict(self._state, action, self._conditions, n=self.mc_samples)
@@ -174,9 +170,8 @@ class ImplementAgent:
                 return action, f"{why}; first evaluated action predicted to work"
         if evaluated:
             return next(iter(evaluated)), f"{why}; first evaluated action"
-        return (observation.admissible_commands or ("look",))[
-            0
-        ], f"{why}; nothing evaluated: first admissible"
+        first = (observation.admissible_commands or ("look",))[0]
+        return first, f"{why}; nothing evaluated: first admissible"
 
 
 __all__ = ["ImplementAgent", "Summarizer", "exact_summarizer"]

@@ -19,9 +19,7 @@ from implement.envs.commands import normalize_command
 from implement.errors import ConfigError, ImplementError
 from implement.llm.base import ChatModel, LLMError
 from implement.prompts.policy import policy_messages
-from implement.world_model.parsing import json_objects
-
-_MAX_SHOWN = 200
+from implement.world_model.parsing import excerpt, json_objects
 
 
 class AnswerError(ImplementError):
@@ -122,7 +120,7 @@ def _answer_object(text: str) -> dict[str, Any]:
     for data in objects:
         if isinstance(data.get("help"), bool):
             return data
-    shown = text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."
+    shown = excerpt(text)
     if objects:
         raise AnswerError(f'the answer\'s JSON object has no "help": true or false, got {shown!r}')
     raise AnswerError(f"no JSON object in the answer {shown!r}")

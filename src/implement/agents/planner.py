@@ -47,8 +47,7 @@ class PlannerPolicy:
 
     async def decide(self, view: PolicyView) -> PolicyReply:
         if self.goal is None:
-            self.reset(view.goal, view.task_type)
-        assert self.goal is not None
+            raise RuntimeError("decide() before reset()")
         failed = {a for a, ok in view.history if not ok}
         opened = frozenset(a.removeprefix("open ") for a, ok in view.history if ok and a.startswith("open "))
         found = self.candidates(self.goal, view.state, view.admissible, opened)

@@ -8,12 +8,12 @@ from 0 to 1). The belief of the action carries the mean score (`lookahead`).
 
 from __future__ import annotations
 
-from implement.agents.goals import Goal
+from implement.agents.goals import TREATMENT_APPLIANCE, Goal
 from implement.agents.planner import plan_step
 from implement.state import SymbolicState, base_name, object_states, object_type, receptacle_type
 from implement.world_model.base import Conditions, WorldModel
 
-_TREATMENTS = {"microwave": "heat", "fridge": "cool", "sinkbasin": "clean"}
+_TREATMENTS = {appliance: verb for verb, appliance in TREATMENT_APPLIANCE.items()}
 _LAMPS = ("desklamp", "floorlamp")
 
 

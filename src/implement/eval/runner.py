@@ -123,9 +123,8 @@ async def evaluate(
         # Before open_run: an unknown agent must not leave a run directory behind.
         raise UnknownNameError("agent", config.evaluation.agent, list(AGENTS))
     run, games = open_run(out, config, resume)
-    new_agent = (builder or agent_builder(config.evaluation.agent))(
-        config, games
-    )  # fails fast on bad settings
+    build = builder or agent_builder(config.evaluation.agent)
+    new_agent = build(config, games)  # fails fast on bad settings
     walkthrough_steps = {g["id"]: g["walkthrough_steps"] for g in run.meta()["games"]}
     done = {(e["game"], e["trial"]): e["won"] for e in run.episodes()}
     # A memory is saved just before its episode's line: one whose episode was not recorded (killed

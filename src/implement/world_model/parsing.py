@@ -35,9 +35,14 @@ def parse_state(text: str) -> SymbolicState:
             return SymbolicState.from_dict(data)
         except StateError as exc:
             problems.append(str(exc))
-    shown = text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."
+    shown = excerpt(text)
     why = f"; the closest object was invalid: {problems[0]}" if problems else ""
     raise StateParseError(f"no valid state JSON in the model answer {shown!r}{why}")
+
+
+def excerpt(text: str) -> str:
+    """A model answer cut for an error message (the first 200 characters)."""
+    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + "..."
 
 
 def json_objects(text: str) -> Iterator[dict[str, Any]]:
