@@ -26,8 +26,9 @@ from implement.envs.alfworld import AlfworldEnv, Observation, Task
 from implement.envs.games import Game, read_walkthrough
 from implement.errors import ConfigError, DataError, EnvError, ImplementError, UnknownNameError
 from implement.eval import runner
-from implement.eval.rundir import RunDir, read_jsonl
+from implement.eval.rundir import RunDir
 from implement.eval.runner import Progress, evaluate, run_summary
+from implement.jsonl import read_jsonl
 
 SECRET = "sk-runner-test-secret"
 # A TextWorld fact as the engine prints it: `inreceptacle(cellphone 1: object, drawer 1: receptacle)`.

@@ -219,7 +219,7 @@ def wm_eval(
                 evaluate_world_model(
                     model,
                     games,
-                    samples=samples or cfg.world_model.mc_samples,
+                    samples=cfg.world_model.mc_samples if samples is None else samples,
                     seed=seed,
                     metaicl=metaicl,
                     search=search,
@@ -256,6 +256,12 @@ def evaluate_cmd(
     replay_solved: Annotated[
         bool | None, typer.Option(help="Play solved games again in later trials (adaptation per trial).")
     ] = None,
+    conditions: Annotated[
+        Path | None,
+        typer.Option(
+            help="MetaICL conditions directory (from extract-conditions) to start each game's memory."
+        ),
+    ] = None,
     split: Annotated[str | None, typer.Option(help="ALFWorld split (default valid_seen).")] = None,
     games: Annotated[
         int | None, typer.Option(help="Seeded sample of this many games (default: all).")
@@ -281,7 +287,7 @@ def evaluate_cmd(
 
     flags: dict[str, dict[str, Any]] = {
         "evaluation": {"agent": agent, "games": games, "trials": trials, "parallel": parallel, "seed": seed,
-                       "replay_solved": replay_solved},
+                       "replay_solved": replay_solved, "conditions": str(conditions) if conditions else None},
         "environment": {"split": split, "max_steps": max_steps},
         "policy": {"model": policy, "summarizer": summarizer, "imagination": imagination, "metaicl": metaicl,
                    "rollout_depth": rollout_depth},
@@ -324,6 +330,116 @@ def evaluate_cmd(
         for table in summary_tables(summary):
             Console().print(table)
         console.print(f"run directory: {out}")
+
+
+def _data_progress(label: str) -> Progress:
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)  # fmt: skip
+
+
+def _report_skips(skipped: list[str]) -> None:
+    """Say how many inputs were left out, and the first few reasons."""
+    if skipped:
+        console.print(f"[yellow]skipped {len(skipped)} malformed input(s)[/yellow]; first ones:")
+        for reason in skipped[:5]:
+            console.print(f"  {escape(reason)}", soft_wrap=True)
+
+
+@app.command("collect")
+def collect_cmd(
+    out: Annotated[Path, typer.Option(help="Output directory (trajectories.jsonl, collect.json).")],
+    split: Annotated[str, typer.Option(help="ALFWorld split to play.")] = "train",
+    num_tasks: Annotated[
+        int | None, typer.Option(help="Seeded sample of this many games (default: the whole split).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Environments played in parallel.")] = 5,
+    max_steps: Annotated[int, typer.Option(help="Steps per episode.")] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the task sample and the behaviour policy.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the collection in --out.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Play games with the behaviour policy (expert 0.2, admissible 0.4, seen 0.4) and record transitions."""
+    from implement.data.collect import CollectSettings, collect, open_collection
+
+    settings = CollectSettings(
+        split=split, num_tasks=num_tasks, batch_size=batch_size, max_steps=max_steps, seed=seed
+    )
+    try:
+        games = open_collection(settings, out, resume=resume)
+        with _data_progress("collect") as bar:
+            task = bar.add_task("games", total=len(games))
+            counts = asyncio.run(collect(settings, out, games, on_trajectory=lambda r: bar.advance(task)))
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    _print_report({**counts, "out": str(out)}, f"collected from {split}", as_json)
+
+
+@app.command("prepare")
+def prepare_cmd(
+    data_dirs: Annotated[
+        list[Path], typer.Option(help="Directories written by `implement collect` (repeat).")
+    ],
+    out: Annotated[Path, typer.Option(help="Output directory (samples and conditions/).")],
+    seed: Annotated[int, typer.Option(help="Seed of the condition subsets.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Training samples with random subsets of their task's MetaICL conditions."""
+    from implement.data.prepare import prepare
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        report = prepare(data_dirs, out, seed=seed)
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    _report_skips(report.skipped)
+    _print_report({**report.to_dict(), "out": str(out)}, "prepared samples", as_json)
+
+
+@app.command("curate")
+def curate_cmd(
+    input_files: Annotated[
+        list[Path], typer.Option("--input", help="training_samples_metaicl.jsonl from prepare (repeat).")
+    ],
+    out: Annotated[Path, typer.Option(help="Output directory (curated_samples_*.jsonl).")],
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder holding conditions/ (default: each input's folder).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Chat conversations for [PER] and [PRE] training, with the prompts used at inference."""
+    from implement.data.curate import curate
+
+    try:
+        report = curate(input_files, out, data_dir=data_dir)
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    _report_skips(report.skipped)
+    _print_report({**report.to_dict(), "out": str(out)}, "curated samples", as_json)
+
+
+@app.command("extract-conditions")
+def extract_conditions_cmd(
+    eval_dirs: Annotated[list[Path], typer.Option("--eval-dir", help="Evaluation run directory (repeat).")],
+    out: Annotated[Path, typer.Option(help="Conditions directory to write.")],
+    as_json: JsonOption = False,
+) -> None:
+    """MetaICL conditions (object_lists.json, failed_actions.json) from evaluation runs."""
+    from implement.data.conditions import extract_conditions, write_conditions
+
+    skipped: list[str] = []
+    try:
+        conditions = extract_conditions(eval_dirs, skipped=skipped)
+        write_conditions(out, conditions)
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    _report_skips(skipped)
+    report = {
+        "games": len(conditions),
+        "object_lists": sum(len(c.object_lists) for c in conditions.values()),
+        "failed_actions": sum(len(c.failed_actions) for c in conditions.values()),
+        "out": str(out),
+    }
+    _print_report(report, "extracted conditions", as_json)
 
 
 @app.command("report")

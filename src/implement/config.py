@@ -47,6 +47,7 @@ class EvaluationConfig:
     parallel: int = _f(5, "environments played at once (paper: 5)")
     replay_solved: bool = _f(False, "play solved games again in later trials (adaptation; SR@k unchanged)")
     seed: int = _f(0, "seed of game sampling and of every random choice")
+    conditions: str | None = _f(None, "MetaICL conditions directory that starts each listed game's memory")
     out: str | None = _f(None, "run directory (default: runs/<agent>-<split>-<time>)")
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
 import subprocess
-import tempfile
 from collections.abc import Container
 from datetime import datetime, timezone
 from importlib import metadata
@@ -15,36 +13,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from implement.errors import ImplementError
+from implement.jsonl import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic, write_line
 
 logger = logging.getLogger(__name__)
 
 RUN_FILE, EPISODES_FILE, MEMORY_FILE, STEPS_DIR = "run.json", "episodes.jsonl", "memory.jsonl", "steps"
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every complete JSON line of a file; a torn last line (a killed writer) is skipped."""
-    if not path.exists():
-        return []
-    records = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            logger.warning("%s:%d: skipping an incomplete line", path, number)
-    return records
-
-
-def _dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, default=str)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-    os.replace(tmp, path)
 
 
 def versions() -> dict[str, str]:
@@ -113,19 +86,13 @@ class RunDir:
     def repair(self) -> None:
         """Drop torn lines left by a killed run, so that appending starts on a fresh line."""
         for name in (EPISODES_FILE, MEMORY_FILE):
-            path = self.path / name
-            if path.exists() and not path.read_bytes().endswith(b"\n") and path.stat().st_size:
-                records = read_jsonl(path)
-                fd, tmp = tempfile.mkstemp(dir=self.path, suffix=".tmp")
-                with os.fdopen(fd, "w") as f:
-                    f.writelines(_dumps(r) + "\n" for r in records)
-                os.replace(tmp, path)
+            repair_jsonl(self.path / name)
 
     def append_episode(self, record: dict[str, Any]) -> None:
-        self._append(self.path / EPISODES_FILE, record)
+        append_jsonl(self.path / EPISODES_FILE, record)
 
     def append_memory(self, record: dict[str, Any]) -> None:
-        self._append(self.path / MEMORY_FILE, record)
+        append_jsonl(self.path / MEMORY_FILE, record)
 
     def open_steps(self, trial: int, game_id: str) -> IO[str]:
         """The step log of one episode, truncated: a re-run after a kill starts it afresh."""
@@ -133,12 +100,4 @@ class RunDir:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("w")
 
-    @staticmethod
-    def write_line(stream: IO[str], record: dict[str, Any]) -> None:
-        stream.write(_dumps(record) + "\n")
-        stream.flush()
-
-    def _append(self, path: Path, record: dict[str, Any]) -> None:
-        with path.open("a") as f:
-            self.write_line(f, record)
-            os.fsync(f.fileno())
+    write_line = staticmethod(write_line)

@@ -25,6 +25,7 @@ from implement.errors import ConfigError, DataError, ImplementError, UnknownName
 from implement.eval.metrics import summarize
 from implement.eval.rundir import RunDir
 from implement.state import SymbolicState, initial_state, update_state
+from implement.world_model.metaicl import store_conditions
 
 # Settings that may change when a run is resumed; every other one must match run.json.
 _RESUMABLE = {("evaluation", "trials"), ("evaluation", "parallel")}
@@ -100,6 +101,26 @@ def open_run(out: Path, config: Config, resume: bool) -> tuple[RunDir, list[Game
     return run, games
 
 
+def _starting_memories(config: Config, games: list[Game]) -> dict[str, TaskMemory]:
+    """Memories seeded from `evaluation.conditions` (MetaICL conditions of earlier runs), by game id."""
+    if not config.evaluation.conditions:
+        return {}
+    from implement.data.conditions import read_conditions
+
+    found = read_conditions(Path(config.evaluation.conditions))
+    memories = {}
+    for game in games:
+        if game.id in found:
+            memories[game.id] = TaskMemory(game.id)
+            store_conditions(memories[game.id].data, found[game.id])
+    if not memories:
+        raise DataError(
+            f"the conditions in {config.evaluation.conditions} name none of this run's {len(games)} games "
+            f"(they are keyed by game id, e.g. {games[0].id!r})"
+        )
+    return memories
+
+
 def run_summary(run: RunDir) -> dict[str, Any]:
     """The metrics of a finished or partial run, from its files."""
     meta = run.meta()
@@ -129,7 +150,10 @@ async def evaluate(
     done = {(e["game"], e["trial"]): e["won"] for e in run.episodes()}
     # A memory is saved just before its episode's line: one whose episode was not recorded (killed
     # in between) is left out, and that episode is played again from the memory before it.
-    memories = {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories(set(done)).items()}
+    memories = _starting_memories(config, games)
+    memories.update(
+        {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories(set(done)).items()}
+    )
     # One environment per worker, made on its first game in a thread: the others play meanwhile.
     envs: list[AlfworldEnv | None] = [None] * max(1, config.evaluation.parallel)
 

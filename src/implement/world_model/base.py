@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from implement.state import SymbolicState
+from implement.state import OPENABLE_TYPES, SymbolicState, receptacle_type, receptacles_in
 
 _GO_TO = re.compile(r"^go to (?P<r>.+)$")
 _OPEN = re.compile(r"^open (?P<r>.+)$")
@@ -57,6 +57,13 @@ def action_target(action: str) -> str | None:
     return match.group("r") if match else None
 
 
+def visible_receptacles(prev: SymbolicState, action: str, observation: str) -> list[str]:
+    """Other receptacles a perception input names: the known ones and those the text names."""
+    target = action_target(action)
+    names = [*prev.world_state, *receptacles_in(observation)]
+    return [n for n in dict.fromkeys(names) if n != target]
+
+
 def is_information_gathering(state: SymbolicState, action: str) -> bool:
     """Going to a receptacle not yet visited, or opening one whose inside was never seen."""
     go_to, opening = _GO_TO.match(action), _OPEN.match(action)
@@ -66,6 +73,17 @@ def is_information_gathering(state: SymbolicState, action: str) -> bool:
         target = state.receptacle(opening.group("r"))
         return not target.visited or (target.open is False and not target.objects)
     return False
+
+
+def closed_unvisited_target(state: SymbolicState, action: str) -> str | None:
+    """The receptacle of `go to X` when X opens, is closed and was never visited (its inside is unknown)."""
+    if not action.startswith("go to "):
+        return None
+    target = action_target(action)
+    if target is None or receptacle_type(target) not in OPENABLE_TYPES:
+        return None
+    rec = state.receptacle(target)
+    return target if not rec.visited and rec.open is False else None
 
 
 class WorldModel(Protocol):

@@ -34,14 +34,16 @@ from implement.errors import ConfigError
 from implement.llm.base import ChatModel, LLMError, Usage
 from implement.prompts.world_model import perception_messages, prediction_messages
 from implement.state import (
-    OPENABLE_TYPES,
     ReceptacleState,
     SymbolicState,
-    receptacle_type,
-    receptacles_in,
     update_state,
 )
-from implement.world_model.base import Conditions, action_target, is_information_gathering
+from implement.world_model.base import (
+    Conditions,
+    closed_unvisited_target,
+    is_information_gathering,
+    visible_receptacles,
+)
 from implement.world_model.metaicl import select_conditions
 from implement.world_model.parsing import StateParseError, parse_state
 
@@ -108,9 +110,7 @@ class LLMWorldModel:
         """The state after `action`, read by the model from `observation` (and `frame`, an image URL)."""
         succeeded = not observation.strip().startswith("Nothing happens")
         if visible is None:
-            target = action_target(action)
-            names = [*prev.world_state, *receptacles_in(observation)]
-            visible = [n for n in dict.fromkeys(names) if n != target]
+            visible = visible_receptacles(prev, action, observation)
         messages = perception_messages(
             prev, action, observation, succeeded=succeeded, visible=visible, frame=frame
         )
@@ -151,7 +151,7 @@ class LLMWorldModel:
             max_failed_actions=self.max_failed_actions,
             rng=random.Random(f"{self.seed}:{action}:{state.to_json(sort_keys=True)}"),
         )
-        closed = self._closed_unvisited_target(state, action)
+        closed = closed_unvisited_target(state, action)
         messages = prediction_messages(state, action, selected, imagine_opened=closed)
         self.stats.requests += 1
         try:
@@ -179,17 +179,6 @@ class LLMWorldModel:
                 "no usable prediction for %r: all %d samples unparseable", action, len(completions)
             )
         return predicted
-
-    @staticmethod
-    def _closed_unvisited_target(state: SymbolicState, action: str) -> str | None:
-        """The receptacle of `go to X` when X opens, is closed and was never visited."""
-        if not action.startswith("go to "):
-            return None
-        target = action_target(action)
-        if target is None or receptacle_type(target) not in OPENABLE_TYPES:
-            return None
-        rec = state.receptacle(target)
-        return target if not rec.visited and rec.open is False else None
 
 
 def _keep_closed(state: SymbolicState, receptacle: str) -> SymbolicState:

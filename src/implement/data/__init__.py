@@ -1,0 +1,1 @@
+"""World-model training data: collect, prepare (MetaICL samples), curate (chat JSONL), extract conditions."""

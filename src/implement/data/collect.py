@@ -1,0 +1,195 @@
+"""`implement collect`: transitions for world-model training, played on the real engine.
+
+The behaviour policy (the paper's mix) picks each step's command:
+- the first step: a random admissible command;
+- then, with probability `expert` (0.2), the next step of the game's walkthrough (privileged:
+  fine for data collection, never for an agent under evaluation); with `admissible` (0.4) a
+  random admissible command; otherwise (0.4) a random command from everything that was
+  admissible so far in the episode, often inadmissible now, which teaches failures.
+
+Each game is one trajectory, a line of `trajectories.jsonl` written when it ends: the
+intro, the parsed initial state, and per step the observation text, the command, whether
+it succeeded, the parsed states before and after, and the other receptacles in view.
+Going to a closed receptacle never seen inside also records what it truly holds
+(`hidden_objects`, from the engine's facts), so prediction targets can list what opening
+it would show. `--resume` skips the games already written; a kill loses the ones in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from implement.envs.alfworld import AlfworldEnv
+from implement.envs.games import Game, find_games, read_walkthrough
+from implement.errors import ConfigError, ImplementError
+from implement.jsonl import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic
+from implement.state import OPENABLE_TYPES, SymbolicState, initial_state, receptacle_type, update_state
+from implement.world_model.base import action_target, is_information_gathering, visible_receptacles
+
+TRAJECTORIES_FILE, COLLECT_FILE = "trajectories.jsonl", "collect.json"
+
+
+@dataclass(frozen=True)
+class BehaviourPolicy:
+    """Shares of the three command sources after the first step (they sum to 1)."""
+
+    expert: float = 0.2
+    admissible: float = 0.4
+    seen: float = 0.4
+
+    def __post_init__(self) -> None:
+        shares = (self.expert, self.admissible, self.seen)
+        if min(shares) < 0 or abs(sum(shares) - 1) > 1e-9:
+            raise ConfigError(f"behaviour shares must be >= 0 and sum to 1, got {shares}")
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    split: str = "train"
+    num_tasks: int | None = None  # None: every game of the split
+    batch_size: int = 5  # environments played in parallel
+    max_steps: int = 30
+    seed: int = 0
+    policy: BehaviourPolicy = BehaviourPolicy()
+    data_dir: str | None = None  # ALFWorld data root; None: $ALFWORLD_DATA
+
+
+def select_tasks(settings: CollectSettings) -> list[Game]:
+    """`num_tasks` games drawn from the split (seeded, so every task type shows up), sorted by id."""
+    games = find_games(settings.split, Path(settings.data_dir) if settings.data_dir else None)
+    n = settings.num_tasks
+    if n is None:
+        return games
+    if n < 1:
+        raise ConfigError(f"--num-tasks must be at least 1, got {n}")
+    return sorted(random.Random(settings.seed).sample(games, min(n, len(games))))
+
+
+def _hidden_objects(env: AlfworldEnv, state: SymbolicState, action: str) -> list[str] | None:
+    """What a closed receptacle never seen inside holds, when `action` goes to it."""
+    target = action_target(action)
+    if not action.startswith("go to ") or target is None or receptacle_type(target) not in OPENABLE_TYPES:
+        return None
+    if not is_information_gathering(state, action):
+        return None
+    return sorted(
+        fact.arguments[0].name
+        for fact in env.true_facts()
+        if fact.name == "inreceptacle" and fact.arguments[1].name == target
+    )
+
+
+def play_trajectory(env: AlfworldEnv, game: Game, policy: BehaviourPolicy, seed: int) -> dict[str, Any]:
+    """One episode of the behaviour policy on `game`, as a trajectory record."""
+    rng = random.Random(f"{seed}:{game.id}")
+    walkthrough = read_walkthrough(game)
+    task, obs = env.reset(game)
+    state = initial_state(obs.text)
+    record: dict[str, Any] = {
+        "game": game.id,
+        "path": str(game.path),
+        "split": game.split,
+        "task_type": game.task_type,
+        "goal": task.goal,
+        "intro": obs.text,
+        "initial_state": state.to_dict(),
+    }
+    seen_commands = dict.fromkeys(obs.admissible_commands)
+    transitions: list[dict[str, Any]] = []
+    expert_step = 0
+    while not obs.done:
+        draw = rng.random()
+        if transitions and draw < policy.expert and expert_step < len(walkthrough):
+            source, command = "expert", walkthrough[expert_step]
+            expert_step += 1
+        elif not transitions or draw < policy.expert + policy.admissible:
+            source, command = "admissible", rng.choice(obs.admissible_commands)
+        else:
+            source, command = "seen", rng.choice(tuple(seen_commands))
+        hidden = _hidden_objects(env, state, command)
+        obs = env.step(command)
+        action = obs.action or command
+        after = update_state(state, action, obs.text)
+        transition = {
+            "step": obs.step,
+            "source": source,
+            "action": action,
+            "observation": obs.text,
+            "success": obs.succeeded,
+            "state_before": state.to_dict(),
+            "state_after": after.to_dict(),
+            "visible_receptacles": visible_receptacles(state, action, obs.text),
+        }
+        if hidden is not None:
+            transition["hidden_objects"] = hidden
+        transitions.append(transition)
+        seen_commands.update(dict.fromkeys(obs.admissible_commands))
+        state = after
+    return {**record, "won": obs.won, "steps": obs.step, "transitions": transitions}
+
+
+def open_collection(settings: CollectSettings, out: Path, *, resume: bool = False) -> list[Game]:
+    """Create the output directory, or reopen it to resume (same settings); returns the games to play."""
+    trajectories = out / TRAJECTORIES_FILE
+    meta = {**asdict(settings), "trajectories": TRAJECTORIES_FILE}
+    if (out / COLLECT_FILE).exists():
+        if not resume:
+            raise ImplementError(f"{out} already holds collected data; pass --resume, or another --out")
+        stored = json.loads((out / COLLECT_FILE).read_text())
+        changed = [k for k in meta if k != "batch_size" and stored.get(k) != meta[k]]
+        if changed:
+            raise ConfigError(
+                f"--resume with settings that differ from {out / COLLECT_FILE}: "
+                + "; ".join(f"{k}: {stored.get(k)!r} -> {meta[k]!r}" for k in changed)
+            )
+        repair_jsonl(trajectories)
+    games = select_tasks(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / COLLECT_FILE, meta)
+    done = {t["game"] for t in read_jsonl(trajectories)}
+    return [g for g in games if g.id not in done]
+
+
+async def collect(
+    settings: CollectSettings,
+    out: Path,
+    games: list[Game],
+    *,
+    on_trajectory: Callable[[dict[str, Any]], None] = lambda record: None,
+) -> dict[str, Any]:
+    """Play `games` (see `open_collection`) into trajectories.jsonl; returns counts of the whole file."""
+    trajectories = out / TRAJECTORIES_FILE
+    queue: asyncio.Queue[Game] = asyncio.Queue()
+    for game in games:
+        queue.put_nowait(game)
+
+    async def worker() -> None:
+        env: AlfworldEnv | None = None
+        while not queue.empty():
+            game = queue.get_nowait()
+            if env is None:
+                env = await asyncio.to_thread(AlfworldEnv, max_steps=settings.max_steps, privileged=True)
+            record = await asyncio.to_thread(play_trajectory, env, game, settings.policy, settings.seed)
+            append_jsonl(trajectories, record)
+            on_trajectory(record)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, settings.batch_size))))
+    return collected_counts(trajectories)
+
+
+def collected_counts(trajectories: Path) -> dict[str, Any]:
+    records = read_jsonl(trajectories)
+    steps = [t for r in records for t in r["transitions"]]
+    return {
+        "trajectories": len(records),
+        "won": sum(r["won"] for r in records),
+        "transitions": len(steps),
+        "failed_actions": sum(not t["success"] for t in steps),
+        "by_source": {s: sum(t["source"] == s for t in steps) for s in ("expert", "admissible", "seen")},
+    }
