@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 def run(argv: Sequence[str], *, alfworld_root: str | None = None) -> None:
@@ -14,3 +14,8 @@ def run(argv: Sequence[str], *, alfworld_root: str | None = None) -> None:
     from implement.cli import app
 
     sys.exit(app(list(argv), prog_name="implement", standalone_mode=True))
+
+
+def flags(options: Mapping[str, object]) -> list[str]:
+    """`--flag value` pairs of the options that were given (not None)."""
+    return [a for flag, value in options.items() if value is not None for a in (flag, str(value))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -16,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from implement.errors import ImplementError
+from implement.errors import ConfigError, ImplementError
 
 app = typer.Typer(
     help="IMPLEMENT: model-based online policy iteration for embodied LLM agents.", no_args_is_help=True
@@ -440,6 +441,119 @@ def extract_conditions_cmd(
         "out": str(out),
     }
     _print_report(report, "extracted conditions", as_json)
+
+
+@app.command("train")
+def train_cmd(
+    data_dir: Annotated[
+        Path, typer.Option(help="Folder with curated_samples_{perception,prediction}.jsonl.")
+    ],
+    output_dir: Annotated[Path, typer.Option(help="Where the LoRA adapter and implement_train.json go.")],
+    base_model: Annotated[
+        str | None,
+        typer.Option(help="smollm2-135m (embedded, CPU), a checkpoint dir, or a hub id (default: config)."),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (paper: 3).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Learning rate (paper: 2e-5).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Per-device batch size (paper: 4).")] = None,
+    gradient_accumulation: Annotated[
+        int | None, typer.Option(help="Gradient accumulation (paper: 4).")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
+    max_length: Annotated[int, typer.Option(help="Tokens per sample (prompt + answer).")] = 4096,
+    seed: Annotated[int, typer.Option(help="Seed of the split, shuffling and LoRA init.")] = 0,
+    save_steps: Annotated[int, typer.Option(help="Keep a checkpoint every N steps (the last two).")] = 500,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --output-dir.")] = False,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Fine-tune the world model with LoRA on both modes (TRL SFTTrainer, loss on the answers only)."""
+    from implement.config import load_config
+
+    flags = {
+        "training": {
+            "base_model": base_model,
+            "epochs": epochs,
+            "learning_rate": learning_rate,
+            "batch_size": batch_size,
+            "gradient_accumulation": gradient_accumulation,
+        }
+    }
+    try:
+        cfg = load_config(config, flags=flags)
+        try:
+            from implement.train.sft import train_world_model
+        except ImportError as exc:
+            raise ImplementError(
+                f"training needs the train extra ({exc}); see README, `make install-train`"
+            ) from exc
+        with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its logs; stdout is the report
+            result = train_world_model(
+                data_dir, output_dir, cfg.training, max_steps=max_steps, max_length=max_length, seed=seed,
+                logging_steps=1 if max_steps is not None and max_steps <= 50 else 10, save_steps=save_steps,
+                resume=resume,
+            )  # fmt: skip
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    report = {
+        "output_dir": str(result.output_dir), "base_model": result.base_model, "steps": result.steps,
+        "train_samples": result.train_samples, "eval_samples": result.eval_samples,
+        "skipped": result.skipped, "first_loss": result.first_loss, "last_loss": result.last_loss,
+        "eval_loss_before": result.eval_loss_before, "eval_loss": result.eval_loss,
+        "seconds": round(result.seconds, 1), "world_model_spec": f"hf:{result.output_dir}",
+    }  # fmt: skip
+    _print_report(report, "world-model training", as_json)
+
+
+@app.command("serve-wm")
+def serve_wm_cmd(
+    model: Annotated[Path, typer.Option(help="Checkpoint or LoRA adapter dir (from `implement train`).")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (the seed's: 8002).")] = 8002,
+    tensor_parallel_size: Annotated[int, typer.Option(help="GPUs per model (vLLM; paper: 4).")] = 1,
+    served_name: Annotated[str, typer.Option(help="Model name clients ask for.")] = "wm_metaicl",
+    backend: Annotated[
+        str, typer.Option(help="vllm, transformers (in process, CPU), or auto: vllm when installed.")
+    ] = "auto",
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the vLLM command, do not run it.")
+    ] = False,
+) -> None:
+    """Serve the trained world model over the OpenAI API (use it as openai:wm_metaicl@http://HOST:PORT/v1)."""
+    import os
+    import shlex
+
+    from implement.serve.vllm import vllm_available, vllm_command
+
+    try:
+        if backend not in ("auto", "vllm", "transformers"):
+            raise ConfigError(f"--backend must be auto, vllm or transformers, got {backend!r}")
+        use_vllm = backend == "vllm" or (backend == "auto" and vllm_available()) or print_only
+        if use_vllm:
+            command = vllm_command(
+                model, host=host, port=port, tensor_parallel=tensor_parallel_size, served_name=served_name
+            )
+            if print_only:
+                sys.stdout.write(shlex.join(command) + "\n")
+                return
+            if not vllm_available():
+                raise ImplementError(
+                    "vLLM is not installed (pip install vllm, on a GPU machine); or --backend transformers"
+                )
+            os.execv(command[0], command)
+        import uvicorn
+
+        from implement.llm.fake_server import FakeOpenAIServer
+        from implement.llm.hf import TransformersChatModel
+
+        with console.status(f"loading {model}"):
+            server = FakeOpenAIServer(chat_model=TransformersChatModel(model), model=served_name)
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    console.print(
+        f"serving {model} as {served_name}: --world-model openai:{served_name}@http://{host}:{port}/v1"
+    )
+    server.server(uvicorn.Config(server.app, host=host, port=port, lifespan="on")).run()
 
 
 @app.command("report")

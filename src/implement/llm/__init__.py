@@ -2,7 +2,8 @@
 
 Specs: `openai:MODEL` (endpoint and key from config / OPENAI_BASE_URL / OPENAI_API_KEY),
 `openai:MODEL@URL`, `local:NAME_OR_GGUF_PATH` (llama.cpp in process; `local:smollm2-135m`
-is embedded), `scripted:PATH` (answers from a JSON script; `scripted:` alone echoes).
+is embedded), `hf:DIR` (a transformers checkpoint or a LoRA adapter `implement train`
+wrote, in process), `scripted:PATH` (answers from a JSON script; `scripted:` alone echoes).
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from implement.config import LLMConfig
 from implement.llm.base import ChatModel, Completion, LLMError, Message, Usage
 from implement.llm.cache import CachedChatModel, ResponseCache
 
-SPEC_FORMS = ("openai:MODEL", "openai:MODEL@URL", "local:NAME_OR_GGUF_PATH", "scripted:PATH", "scripted:")
+SPEC_FORMS = (
+    "openai:MODEL",
+    "openai:MODEL@URL",
+    "local:NAME_OR_GGUF_PATH",
+    "hf:DIR",
+    "scripted:PATH",
+    "scripted:",
+)
 
 
 def make_chat_model(
@@ -42,6 +50,10 @@ def make_chat_model(
         from implement.llm.local import LocalChatModel
 
         model = LocalChatModel(rest)
+    elif backend == "hf" and sep and rest:
+        from implement.llm.hf import TransformersChatModel
+
+        model = TransformersChatModel(rest)
     elif backend == "scripted" and sep:
         from implement.llm.scripted import Script, ScriptedChatModel
 

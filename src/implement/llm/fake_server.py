@@ -1,9 +1,11 @@
-"""A fake OpenAI-compatible chat server, with faults on demand, for tests, benchmarks and offline demos.
+"""A small OpenAI-compatible chat server, with faults on demand, for tests, benchmarks and offline demos.
 
 Answers come from a `Script` (an echo by default): choice i of a request is
-`script.respond(messages, i)`. A seeded `FaultPlan` makes a share of the requests fail
-the ways real endpoints do: 429 with Retry-After, 500, a hang past any client timeout,
-a truncated JSON body, or fewer choices than asked for. In a test::
+`script.respond(messages, i)`; or from any in-process `ChatModel` (`chat_model=`): that is
+how `implement serve-wm` serves a trained world model where vLLM is not installed. A
+seeded `FaultPlan` makes a share of the requests fail the ways real endpoints do: 429
+with Retry-After, 500, a hang past any client timeout, a truncated JSON body, or fewer
+choices than asked for. In a test::
 
     server = FakeOpenAIServer(latency=0.2, faults=FaultPlan(rate=0.3, seed=1))
     with server.running() as base_url:
@@ -39,7 +41,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from implement.llm.base import LLMError, Message
+from implement.llm.base import ChatModel, LLMError, Message
 from implement.llm.scripted import Script
 
 logger = logging.getLogger(__name__)
@@ -127,7 +129,7 @@ class _Uvicorn(uvicorn.Server):
 
 
 class FakeOpenAIServer:
-    """An OpenAI-compatible chat server answering from a `Script`, with seeded fault injection."""
+    """An OpenAI-compatible chat server answering from a `Script` or a `ChatModel`, with seeded faults."""
 
     def __init__(
         self,
@@ -138,10 +140,12 @@ class FakeOpenAIServer:
         honor_n: bool = True,
         model: str = "fake-model",
         require_key: str | None = None,
+        chat_model: ChatModel | None = None,
     ) -> None:
         if latency < 0:
             raise LLMError(f"latency must be >= 0 seconds, got {latency}")
         self.script = script if script is not None else Script()
+        self.chat_model = chat_model
         self.latency = latency
         self.faults = faults if faults is not None else FaultPlan()
         self.honor_n = honor_n
@@ -249,10 +253,25 @@ class FakeOpenAIServer:
         if fault == "malformed":  # the script is not asked: a lost answer does not use up its turn
             text = json.dumps(self._completion(body, [""] * n))
             return Response(text[: len(text) // 2], media_type="application/json")
-        completion = self._completion(body, [self.script.respond(body["messages"], i) for i in range(n)])
+        try:
+            texts = await self._answers(body, n)
+        except LLMError as exc:
+            return _error(500, f"the model failed: {exc}", "server_error")
+        completion = self._completion(body, texts)
         self.stats.completed += 1
         self.stats.choices_returned += n
         return JSONResponse(completion)
+
+    async def _answers(self, body: dict[str, Any], n: int) -> list[str]:
+        if self.chat_model is None:
+            return [self.script.respond(body["messages"], i) for i in range(n)]
+        completions = await self.chat_model.chat(
+            body["messages"],
+            n=n,
+            temperature=float(body.get("temperature", 1.0)),
+            max_tokens=int(body.get("max_tokens") or body.get("max_completion_tokens") or 512),
+        )
+        return [c.text for c in completions]
 
     @staticmethod
     def _check_body(body: Any) -> str | None:

@@ -1,0 +1,1 @@
+"""Serving: the trained world model (vLLM, or in process on a CPU)."""

