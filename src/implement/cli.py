@@ -257,6 +257,9 @@ def evaluate_cmd(
     replay_solved: Annotated[
         bool | None, typer.Option(help="Play solved games again in later trials (adaptation per trial).")
     ] = None,
+    api_url: Annotated[
+        str | None, typer.Option(help="Run the agent on an `implement serve` server at this URL.")
+    ] = None,
     conditions: Annotated[
         Path | None,
         typer.Option(
@@ -288,7 +291,8 @@ def evaluate_cmd(
 
     flags: dict[str, dict[str, Any]] = {
         "evaluation": {"agent": agent, "games": games, "trials": trials, "parallel": parallel, "seed": seed,
-                       "replay_solved": replay_solved, "conditions": str(conditions) if conditions else None},
+                       "replay_solved": replay_solved, "conditions": str(conditions) if conditions else None,
+                       "api_url": api_url},
         "environment": {"split": split, "max_steps": max_steps},
         "policy": {"model": policy, "summarizer": summarizer, "imagination": imagination, "metaicl": metaicl,
                    "rollout_depth": rollout_depth},
@@ -554,6 +558,70 @@ def serve_wm_cmd(
         f"serving {model} as {served_name}: --world-model openai:{served_name}@http://{host}:{port}/v1"
     )
     server.server(uvicorn.Config(server.app, host=host, port=port, lifespan="on")).run()
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default: api.port, the seed's 30972).")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Bearer token every endpoint but /health needs (or IMPLEMENT_API__TOKEN)."),
+    ] = None,
+    agent: Annotated[str | None, typer.Option(help="Agent served: implement (default) or vanilla.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Policy: planner (no LLM) or an LLM spec.")] = None,
+    world_model: Annotated[
+        str | None, typer.Option(help="World model: symbolic, symbolic:FILE or an LLM spec.")
+    ] = None,
+    summarizer: Annotated[str | None, typer.Option(help="Belief summary: exact, or an LLM spec.")] = None,
+    imagination: Annotated[bool | None, typer.Option(help="Imagine proposals before acting.")] = None,
+    metaicl: Annotated[bool | None, typer.Option(help="Use the MetaICL conditions clients send.")] = None,
+    runs: Annotated[
+        list[Path] | None, typer.Option(help="Run directories (or folders of them) the dashboard at / shows.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the agent over HTTP (/generate_policy, /perception, /predict, /health; docs at /docs)."""
+    import uvicorn
+
+    from implement.config import load_config
+    from implement.serve.app import create_app
+
+    flags: dict[str, dict[str, Any]] = {
+        "api": {"port": port, "token": token},
+        "evaluation": {"agent": agent},
+        "policy": {"model": policy, "summarizer": summarizer, "imagination": imagination, "metaicl": metaicl},
+        "world_model": {"model": world_model},
+    }
+    try:
+        cfg = load_config(config, flags=flags)
+        api = create_app(cfg, runs=runs or [])
+    except ImplementError as exc:
+        raise _fail(exc) from exc
+    secured = "token required" if cfg.api.token else "no token"
+    console.print(f"IMPLEMENT API on http://{host}:{cfg.api.port} ({secured}); docs at /docs")
+    uvicorn.run(api, host=host, port=cfg.api.port, log_level="warning")
+
+
+@app.command("dashboard")
+def dashboard_cmd(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories, or folders holding them.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+) -> None:
+    """Browse runs: SR@k, cost, and per step what the agent imagined beside what happened."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from implement.serve.dashboard import dashboard_router
+
+    missing = [str(p) for p in run_dirs if not p.is_dir()]
+    if missing:
+        raise _fail(ImplementError(f"not a directory: {', '.join(missing)}"))
+    api = FastAPI(title="IMPLEMENT dashboard")
+    api.include_router(dashboard_router(run_dirs))
+    console.print(f"dashboard on http://{host}:{port}/")
+    uvicorn.run(api, host=host, port=port, log_level="warning")
 
 
 @app.command("report")

@@ -48,6 +48,7 @@ class EvaluationConfig:
     replay_solved: bool = _f(False, "play solved games again in later trials (adaptation; SR@k unchanged)")
     seed: int = _f(0, "seed of game sampling and of every random choice")
     conditions: str | None = _f(None, "MetaICL conditions directory that starts each listed game's memory")
+    api_url: str | None = _f(None, "run the agent on an `implement serve` API server (default: in process)")
     out: str | None = _f(None, "run directory (default: runs/<agent>-<split>-<time>)")
 
 
@@ -112,6 +113,8 @@ class APIConfig:
     host: str = _f("127.0.0.1", "address the API server binds to")
     port: int = _f(30972, "API server port (the seed's)")
     token: str | None = field(default=None, repr=False, metadata={"help": "bearer token required by the API"})
+    max_batch: int = _f(64, "most environments (or samples) in one request")
+    max_body_bytes: int = _f(8 * 1024 * 1024, "largest request body accepted, in bytes")
 
 
 @dataclass

@@ -18,7 +18,7 @@ for the policy to weigh; the planner itself keeps its sub-goal order, which roll
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from implement.agents.base import Decision, EpisodeOutcome, TaskMemory, metered
@@ -91,9 +91,25 @@ class ImplementAgent:
             raise RuntimeError("act() before reset()")
         return await metered(self._step(observation))
 
+    def restore(self, state: SymbolicState, history: Sequence[tuple[str, bool]]) -> None:
+        """Continue an episode from a state perceived elsewhere (the stateless API server does)."""
+        if self._task is None:
+            raise RuntimeError("restore() before reset()")
+        self._state, self._history = state, list(history)
+        self._last_action = history[-1][0] if history else None
+
+    async def choose(self, admissible: Sequence[str]) -> Decision:
+        """One step's decision from the current state, without perceiving first."""
+        if self._task is None:
+            raise RuntimeError("choose() before reset()")
+        return await metered(self._choose(tuple(admissible)))
+
     async def _step(self, observation: Observation) -> Decision:
-        assert self._task is not None
         await self._perceive(observation)
+        return await self._choose(observation.admissible_commands)
+
+    async def _choose(self, admissible: tuple[str, ...]) -> Decision:
+        assert self._task is not None
         rounds: list[dict[str, Any]] = []
         evaluated: dict[str, Belief] = {}
         reply = PolicyReply()
@@ -105,7 +121,7 @@ class ImplementAgent:
                 task_type=self._task.task_type,
                 state=self._state,
                 history=list(self._history),
-                admissible=observation.admissible_commands,
+                admissible=admissible,
                 evaluated=dict(evaluated),
                 round=number,
                 final=final,
@@ -125,7 +141,7 @@ class ImplementAgent:
             record["imagined"] = [b.to_dict() for b in beliefs]
         fallback = None
         if action is None:
-            action, fallback = self._fallback(reply, evaluated, observation)
+            action, fallback = self._fallback(reply, evaluated, admissible)
         self._last_action = action
         details = {"state": self._state.to_dict(), "rounds": rounds, "fallback": fallback}
         usage = {"rounds": float(len(rounds)), "imagined": float(len(evaluated))}
@@ -158,7 +174,7 @@ class ImplementAgent:
 
     @staticmethod
     def _fallback(
-        reply: PolicyReply, evaluated: dict[str, Belief], observation: Observation
+        reply: PolicyReply, evaluated: dict[str, Belief], admissible: tuple[str, ...]
     ) -> tuple[str, str]:
         """The first evaluated proposal predicted to change something, else the first evaluated one."""
         if reply.choice is not None:
@@ -170,7 +186,7 @@ class ImplementAgent:
                 return action, f"{why}; first evaluated action predicted to work"
         if evaluated:
             return next(iter(evaluated)), f"{why}; first evaluated action"
-        first = (observation.admissible_commands or ("look",))[0]
+        first = (admissible or ("look",))[0]
         return first, f"{why}; nothing evaluated: first admissible"
 
 

@@ -144,6 +144,10 @@ async def evaluate(
         # Before open_run: an unknown agent must not leave a run directory behind.
         raise UnknownNameError("agent", config.evaluation.agent, list(AGENTS))
     run, games = open_run(out, config, resume)
+    if builder is None and config.evaluation.api_url:
+        from implement.serve.client import remote_builder
+
+        builder = remote_builder(config.evaluation.api_url)
     build = builder or agent_builder(config.evaluation.agent)
     new_agent = build(config, games)  # fails fast on bad settings
     walkthrough_steps = {g["id"]: g["walkthrough_steps"] for g in run.meta()["games"]}

@@ -327,33 +327,49 @@ class FakeOpenAIServer:
         self, *, log_level: str = "warning", start_timeout: float = 10.0, stop_timeout: float = 5.0
     ) -> Iterator[str]:
         """Serve on 127.0.0.1 (a free port) in a background thread; yields the base URL `http://.../v1`."""
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it every
-        # answer waits ~40 ms on Nagle and delayed ACKs.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_config=None, log_level=log_level, access_log=False, lifespan="on",
-            timeout_graceful_shutdown=max(1, int(stop_timeout / 2)),
-        )  # fmt: skip
-        server = self.server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"fake-openai-{port}", daemon=True
-        )
-        thread.start()
-        try:
-            _wait_until_up(port, server, thread, start_timeout)
-            logger.info("fake OpenAI server up on 127.0.0.1:%d", port)
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            server.should_exit = True
+        with serving(self.app, make_server=self.server, log_level=log_level, start_timeout=start_timeout,
+                     stop_timeout=stop_timeout) as root:  # fmt: skip
+            yield f"{root}/v1"
+
+
+@contextmanager
+def serving(
+    app: Any,
+    *,
+    make_server: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
+    log_level: str = "warning",
+    start_timeout: float = 10.0,
+    stop_timeout: float = 5.0,
+) -> Iterator[str]:
+    """Serve an ASGI app with a `/health` route on 127.0.0.1 (a free port) in a background thread;
+    yields its root URL `http://127.0.0.1:PORT`."""
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it every
+    # answer waits ~40 ms on Nagle and delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_config=None, log_level=log_level, access_log=False, lifespan="on",
+        timeout_graceful_shutdown=max(1, int(stop_timeout / 2)),
+    )  # fmt: skip
+    server = make_server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"serve-{port}", daemon=True
+    )
+    thread.start()
+    try:
+        _wait_until_up(port, server, thread, start_timeout)
+        logger.info("server up on 127.0.0.1:%d", port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(stop_timeout)
+        if thread.is_alive():
+            logger.warning("server on port %d slow to stop; forcing it", port)
+            server.force_exit = True
             thread.join(stop_timeout)
-            if thread.is_alive():
-                logger.warning("fake OpenAI server on port %d slow to stop; forcing it", port)
-                server.force_exit = True
-                thread.join(stop_timeout)
-            sock.close()
+        sock.close()
 
 
 @contextmanager

@@ -1,0 +1,198 @@
+"""`implement serve`: the IMPLEMENT agent behind a FastAPI server (the seed's port, 30972).
+
+- `GET|POST /health`: status, the agent, policy and world model served, versions, limits.
+- `POST /generate_policy`: one action per environment (the seed's batch schema). The server
+  is stateless: the client perceives (`/perception`) and sends the current state, the
+  history of commands and the task's MetaICL conditions; a fresh agent restores them and
+  runs one step of policy iteration (propose, imagine, believe, choose).
+- `POST /perception`: the state after an action, read by the world model.
+- `POST /predict`: `n` imagined states after an action (Monte Carlo where uncertain).
+- `/`: the dashboard of the runs under `runs` (when given); `/docs`: the OpenAPI docs.
+
+Every endpoint but health needs `Authorization: Bearer TOKEN` when a token is set
+(`--token` or `IMPLEMENT_API__TOKEN`). Bodies over `api.max_body_bytes` and batches over
+`api.max_batch` are refused with 413; malformed bodies get 422 with pydantic's account of
+what is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from implement.agents import agent_builder, policy_spec
+from implement.agents.base import TaskMemory
+from implement.agents.implement import ImplementAgent
+from implement.config import Config
+from implement.envs.alfworld import Task
+from implement.errors import ConfigError, ImplementError
+from implement.eval.rundir import versions
+from implement.serve.schemas import (
+    PerceptionRequest,
+    PerceptionSample,
+    PolicyRequest,
+    PolicyResponse,
+    PredictionRequest,
+    PredictionsResponse,
+    State,
+    StatesResponse,
+)
+from implement.state import SymbolicState
+from implement.world_model.llm import LLMWorldModel
+from implement.world_model.metaicl import store_conditions
+from implement.world_model.registry import make_world_model
+
+logger = logging.getLogger(__name__)
+SERVED_AGENTS = ("implement", "vanilla")  # agents that decide from a restored state
+# At module level: FastAPI resolves the (postponed) annotations of endpoints from the module's names.
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
+
+
+class _Agents:
+    """Makers of fresh agents, one per policy spec asked for (the server's own by default)."""
+
+    def __init__(self, config: Config) -> None:
+        if config.evaluation.agent not in SERVED_AGENTS:
+            raise ConfigError(
+                f"the API serves the agents {', '.join(SERVED_AGENTS)}, not {config.evaluation.agent!r}"
+            )
+        self.config = config
+        self._makers: dict[str, Callable[[], Any]] = {}
+
+    def make(self, model: str | None) -> ImplementAgent:
+        spec = model or policy_spec(self.config)
+        if spec not in self._makers:
+            config = replace(self.config, policy=replace(self.config.policy, model=spec))
+            self._makers[spec] = agent_builder(config.evaluation.agent)(config, [])
+        agent = self._makers[spec]()
+        assert isinstance(agent, ImplementAgent)
+        return agent
+
+
+def create_app(config: Config, *, runs: Sequence[Path] = ()) -> FastAPI:
+    """The API app for `config` (agent, policy, world model, api limits and token)."""
+    agents = _Agents(config)
+    agents.make(None)  # fail at start, not at the first request, on bad settings
+    world_model = make_world_model(config.world_model.model, config)
+    limits = config.api
+    app = FastAPI(
+        title="IMPLEMENT API",
+        description="Model-based online policy iteration for embodied LLM agents (ALFWorld).",
+        version=versions().get("implement", "unknown"),
+    )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+            message = f"request body of {length} bytes is over the limit of {limits.max_body_bytes}"
+            return JSONResponse({"detail": message}, status_code=413)
+        return await call_next(request)
+
+    def authorized(credentials: Credentials) -> None:
+        if limits.token is None:
+            return
+        if credentials is None or not hmac.compare_digest(credentials.credentials, limits.token):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def check_batch(size: int) -> None:
+        if size > limits.max_batch:
+            raise HTTPException(413, f"batch of {size} is over the limit of {limits.max_batch}")
+        if size == 0:
+            raise HTTPException(422, "the batch is empty")
+
+    health = {
+        "status": "ok",
+        "agent": config.evaluation.agent,
+        "policy": policy_spec(config),
+        "world_model": config.world_model.model,
+        "imagination": config.policy.imagination and config.evaluation.agent == "implement",
+        "metaicl": config.policy.metaicl and config.evaluation.agent == "implement",
+        "max_batch": limits.max_batch,
+        "versions": versions(),
+    }
+
+    @app.get("/health", operation_id="health_get")
+    @app.post("/health", operation_id="health_post")
+    async def get_health() -> dict[str, Any]:
+        return health
+
+    @app.post("/generate_policy", response_model=PolicyResponse, dependencies=[Depends(authorized)])
+    async def generate_policy(body: PolicyRequest) -> PolicyResponse:
+        check_batch(len(body))
+
+        async def decide(i: int) -> dict[str, Any]:
+            agent = agents.make(body.model)
+            memory = TaskMemory(game_id=f"request-{i}")
+            store_conditions(memory.data, body.conditions(i))
+            task = Task(game_id=memory.game_id, task_type=body.current_tasks[i], goal=body.current_goals[i])
+            agent.reset(task, memory)
+            agent.restore(
+                body.current_states[i].symbolic(), [(h.action, h.succeeded) for h in body.histories[i]]
+            )
+            admissible = body.admissible_commands[i] if body.admissible_commands else ()
+            return (await agent.choose(admissible)).to_dict()
+
+        try:
+            decisions = await asyncio.gather(*(decide(i) for i in range(len(body))))
+        except ImplementError as exc:
+            raise HTTPException(502, f"the agent failed: {exc}") from exc
+        return PolicyResponse(actions=[d["action"] for d in decisions], decisions=decisions)
+
+    async def perceive(sample: PerceptionSample) -> SymbolicState:
+        prev = sample.old_state.symbolic()
+        if isinstance(world_model, LLMWorldModel):
+            frame = sample.frame
+            if frame is not None and not frame.startswith(("data:", "http://", "https://")):
+                frame = f"data:image/png;base64,{frame}"
+            visible = sample.other_receptacles
+            return await world_model.perceive(
+                prev, sample.action, sample.observation, frame=frame, visible=visible
+            )
+        return await world_model.perceive(prev, sample.action, sample.observation)
+
+    @app.post("/perception", response_model=StatesResponse, dependencies=[Depends(authorized)])
+    async def perception(body: PerceptionRequest) -> StatesResponse:
+        check_batch(len(body.samples))
+        for sample in body.samples:
+            if sample.frame is not None and not isinstance(world_model, LLMWorldModel):
+                raise HTTPException(
+                    422, f"the world model {world_model.name} reads text observations, not frames"
+                )
+            if not sample.observation.strip() and sample.frame is None:
+                raise HTTPException(422, "a sample has neither an observation text nor a frame")
+        try:
+            states = await asyncio.gather(*(perceive(s) for s in body.samples))
+        except ImplementError as exc:
+            raise HTTPException(502, f"perception failed: {exc}") from exc
+        return StatesResponse(states=[State.of(s) for s in states])
+
+    @app.post("/predict", response_model=PredictionsResponse, dependencies=[Depends(authorized)])
+    async def predict(body: PredictionRequest) -> PredictionsResponse:
+        check_batch(len(body.samples))
+        n = body.n or config.world_model.mc_samples
+        try:
+            predicted = await asyncio.gather(
+                *(
+                    world_model.predict(s.state.symbolic(), s.action, s.conditions(), n=n)
+                    for s in body.samples
+                )
+            )
+        except ImplementError as exc:
+            raise HTTPException(502, f"prediction failed: {exc}") from exc
+        return PredictionsResponse(predictions=[[State.of(s) for s in states] for states in predicted])
+
+    if runs:
+        from implement.serve.dashboard import dashboard_router
+
+        app.include_router(dashboard_router(list(runs)))
+    return app
