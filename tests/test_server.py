@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,7 @@ from implement.envs.games import Game
 from implement.errors import ConfigError
 from implement.eval.runner import evaluate
 from implement.jsonl import read_jsonl
-from implement.llm.fake_server import serving
+from implement.llm.fake_server import serving, wait_for_http
 from implement.serve.app import create_app
 from implement.state import initial_state, update_state
 
@@ -191,3 +195,33 @@ def test_evaluate_through_the_api_plays_what_the_agent_plays_in_process(
         for r in ("local", "remote")
     ]
     assert memories[0] == memories[1]  # the same MetaICL conditions carried across trials
+
+
+def test_serve_command_and_the_seed_evaluate_script_through_it(
+    cli: Any, data_root: Path, shared_cache: Path, tmp_path: Path
+) -> None:
+    """`implement serve` as a user starts it, and the seed's evaluate.py with --api_url against it."""
+    refused = cli("serve", "--agent", "random")
+    assert refused.returncode == 1 and "serves the agents implement, vanilla" in refused.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "IMPLEMENT_CACHE_DIR": str(shared_cache), "IMPLEMENT_API__TOKEN": TOKEN}
+    server = subprocess.Popen([sys.executable, "-m", "implement.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health", timeout=60, alive=lambda: server.poll() is None)
+        assert httpx.post(f"{url}/predict", json={"samples": []}).status_code == 401
+        script = Path(__file__).parent.parent / "scripts" / "evaluate.py"
+        result = subprocess.run(
+            [sys.executable, str(script), "--alfworld_root", str(data_root), "--api_url", url, "--output_dir",
+             str(tmp_path / "results"), "--split", TINY_SPLIT, "--games", "2", "--trials", "1"],
+            env={**env, "ALFWORLD_DATA": str(data_root)}, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.terminate()
+        server.wait(30)
+    episodes = read_jsonl(tmp_path / "results" / "episodes.jsonl")
+    assert len(episodes) == 2 and all(e["error"] is None for e in episodes)
