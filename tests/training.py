@@ -12,6 +12,7 @@ from implement.config import TrainingConfig
 from implement.llm.base import Message
 from implement.prompts.world_model import answer_message, perception_messages, prediction_messages
 from implement.state import ReceptacleState, SymbolicState, update_state
+from implement.train.sft import RunOptions
 
 # The real system text is ~370 tokens; a short one keeps CPU steps short (the format is the same).
 SHORT_SYSTEM = "You are the world model of an ALFWorld agent. Answer with the new state as JSON."
@@ -68,6 +69,10 @@ def write_samples(data_dir: Path, n: int, *, extra_lines: tuple[str, ...] = ()) 
 
 STEPS = 6
 SAVE_STEPS = 3  # checkpoints at steps 3 and 6, to resume from
+RUN_OPTIONS = RunOptions(
+    base_model="smollm2-135m", max_steps=STEPS, max_length=MAX_LENGTH, logging_steps=1, save_steps=SAVE_STEPS,
+    device="cpu",
+)  # fmt: skip
 MALFORMED = ("not json", json.dumps({"mode": "prediction", "messages": [{"role": "user", "content": "hi"}]}))
 
 
@@ -96,8 +101,5 @@ def trained_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (out / TRAIN_INFO).is_file():
         base_model_dir()
         data = write_samples(root / "data", 12, extra_lines=MALFORMED)
-        train_world_model(
-            data, out, FAST_CONFIG, base_model="smollm2-135m", max_steps=STEPS, max_length=MAX_LENGTH,
-            logging_steps=1, save_steps=SAVE_STEPS, device="cpu",
-        )  # fmt: skip
+        train_world_model(data, out, FAST_CONFIG, RUN_OPTIONS)
     return out

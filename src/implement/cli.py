@@ -486,17 +486,17 @@ def train_cmd(
     try:
         cfg = load_config(config, flags=flags)
         try:
-            from implement.train.sft import train_world_model
+            from implement.train.sft import RunOptions, train_world_model
         except ImportError as exc:
             raise ImplementError(
                 f"training needs the train extra ({exc}); see README, `make install-train`"
             ) from exc
         with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its logs; stdout is the report
-            result = train_world_model(
-                data_dir, output_dir, cfg.training, max_steps=max_steps, max_length=max_length, seed=seed,
-                logging_steps=1 if max_steps is not None and max_steps <= 50 else 10, save_steps=save_steps,
-                resume=resume,
+            options = RunOptions(
+                max_steps=max_steps, max_length=max_length, seed=seed, save_steps=save_steps,
+                logging_steps=1 if max_steps is not None and max_steps <= 50 else 10,
             )  # fmt: skip
+            result = train_world_model(data_dir, output_dir, cfg.training, options, resume=resume)
     except ImplementError as exc:
         raise _fail(exc) from exc
     report = {

@@ -234,25 +234,28 @@ class PreparedTraining:
     skipped: dict[str, int]
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How one training run goes, beside the paper's hyper-parameters (`TrainingConfig`)."""
+
+    base_model: str | None = None  # default: `config.base_model`
+    max_steps: int | None = None  # default: `config.epochs` epochs
+    max_length: int = DEFAULT_MAX_LENGTH
+    seed: int = 0
+    device: str | None = None  # "cpu" or "cuda" (default: cuda when available)
+    logging_steps: int = 10
+    save_steps: int = DEFAULT_SAVE_STEPS
+    cache_dir: Path | None = None  # where embedded base models are converted
+
+
 def prepare_training(
-    data_dir: str | Path,
-    output_dir: str | Path,
-    config: TrainingConfig,
-    *,
-    base_model: str | None = None,
-    max_steps: int | None = None,
-    max_length: int = DEFAULT_MAX_LENGTH,
-    seed: int = 0,
-    device: str | None = None,
-    logging_steps: int = 10,
-    save_steps: int = DEFAULT_SAVE_STEPS,
-    cache_dir: Path | None = None,
+    data_dir: str | Path, output_dir: str | Path, config: TrainingConfig, options: RunOptions = RunOptions()
 ) -> PreparedTraining:
     """Load the samples, the base model and its LoRA adapter, and build the trainer.
 
-    `device` is "cpu" or "cuda" (default: cuda when available); bf16 on CUDA, fp32 on CPU.
-    `max_steps` (default: `config.epochs` epochs) caps the optimizer steps. A checkpoint is
-    kept every `save_steps` steps in `output_dir` (the last two), to resume a stopped run.
+    `options.device` is "cpu" or "cuda" (default: cuda when available); bf16 on CUDA, fp32 on CPU.
+    `options.max_steps` (default: `config.epochs` epochs) caps the optimizer steps. A checkpoint is
+    kept every `options.save_steps` steps in `output_dir` (the last two), to resume a stopped run.
     """
     import torch
     from datasets import Dataset
@@ -260,42 +263,42 @@ def prepare_training(
     from trl import SFTConfig, SFTTrainer
 
     samples, skipped = load_samples(data_dir)
-    base_model = base_model or config.base_model
-    model_path = resolve_base_model(base_model, cache_dir)
+    base_model = options.base_model or config.base_model
+    model_path = resolve_base_model(base_model, options.cache_dir)
     vision = any(sample.has_image for sample in samples)  # TRL's vision format, for all samples
     if vision and not _is_vision_model(model_path):
         raise DataError(
             f"the samples in {data_dir} carry images but the base model {base_model} is text-only; "
             "curate without frames or train a vision-language model (e.g. Qwen/Qwen2.5-VL-7B-Instruct)"
         )
-    train, held_out = split_samples(samples, config.validation_fraction, seed)
-    cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    train, held_out = split_samples(samples, config.validation_fraction, options.seed)
+    cuda = torch.cuda.is_available() if options.device is None else options.device.startswith("cuda")
     fields = SFTConfig.__dataclass_fields__  # transformers 5 renamed gradient_checkpointing
     name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     checkpointing: dict[str, Any] = {name: True}
     args = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
-        max_steps=max_steps if max_steps is not None else -1,
+        max_steps=options.max_steps if options.max_steps is not None else -1,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation,
         learning_rate=config.learning_rate,
         max_grad_norm=config.max_grad_norm,
-        max_length=max_length,
+        max_length=options.max_length,
         bf16=cuda,
         use_cpu=not cuda,
         # on CPU too: ALFWorld prompts are ~2k tokens, and 4 of them OOM 24 GB without it (13.5 GB with)
         **checkpointing,
         model_init_kwargs={"dtype": torch.bfloat16 if cuda else torch.float32},
-        logging_steps=logging_steps,
+        logging_steps=options.logging_steps,
         eval_strategy="no",  # evaluated before and after, by `train_world_model`
         save_strategy="steps",
-        save_steps=save_steps,
+        save_steps=options.save_steps,
         save_total_limit=2,
         report_to="none",
-        seed=seed,
-        data_seed=seed,
+        seed=options.seed,
+        data_seed=options.seed,
     )
     lora = LoraConfig(
         r=config.lora_r,
@@ -322,10 +325,14 @@ def prepare_training(
     if kept < len(train):  # TRL drops the samples whose prompt alone fills max_length
         skipped = {**skipped, "too_long": len(train) - kept}
         logger.warning(
-            "%d samples left out: their prompt is longer than %d tokens", len(train) - kept, max_length
+            "%d samples left out: their prompt is longer than %d tokens",
+            len(train) - kept,
+            options.max_length,
         )
     if kept == 0:
-        raise DataError(f"no training sample fits in max_length={max_length} tokens; raise max_length")
+        raise DataError(
+            f"no training sample fits in max_length={options.max_length} tokens; raise max_length"
+        )
     return PreparedTraining(
         trainer=trainer,
         base_model=base_model,
@@ -341,20 +348,13 @@ def train_world_model(
     data_dir: str | Path,
     output_dir: str | Path,
     config: TrainingConfig,
+    options: RunOptions = RunOptions(),
     *,
-    base_model: str | None = None,
-    max_steps: int | None = None,
-    max_length: int = DEFAULT_MAX_LENGTH,
-    seed: int = 0,
-    device: str | None = None,
-    logging_steps: int = 10,
-    save_steps: int = DEFAULT_SAVE_STEPS,
     resume: bool = False,
-    cache_dir: Path | None = None,
 ) -> TrainResult:
     """Fine-tune a LoRA adapter on the curated samples and save it (with the tokenizer)
-    to `output_dir`, along with `implement_train.json`. See `prepare_training` for the options;
-    `resume` continues from the newest checkpoint in `output_dir`."""
+    to `output_dir`, along with `implement_train.json`; `resume` continues from the newest
+    checkpoint in `output_dir`."""
     import peft
     import torch
     import transformers
@@ -364,10 +364,7 @@ def train_world_model(
     output_dir = Path(output_dir)
     if resume and not any(output_dir.glob("checkpoint-*")):
         raise DataError(f"nothing to resume: {output_dir} holds no checkpoint-* folder")
-    prepared = prepare_training(
-        data_dir, output_dir, config, base_model=base_model, max_steps=max_steps, max_length=max_length,
-        seed=seed, device=device, logging_steps=logging_steps, save_steps=save_steps, cache_dir=cache_dir,
-    )  # fmt: skip
+    prepared = prepare_training(data_dir, output_dir, config, options)
     trainer = prepared.trainer
     evaluate = trainer.eval_dataset is not None
     eval_before = trainer.evaluate()["eval_loss"] if evaluate and not resume else None
@@ -392,15 +389,13 @@ def train_world_model(
             **result.to_dict(),
             "model_path": prepared.model_path,
             "config": asdict(config),
-            "max_steps": max_steps,
-            "max_length": max_length,
-            "seed": seed,
+            "options": asdict(options),
             "versions": {
                 "torch": torch.__version__, "transformers": transformers.__version__,
                 "peft": peft.__version__, "trl": trl.__version__,
             },
         }  # fmt: skip
-        (output_dir / TRAIN_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        (output_dir / TRAIN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     logger.info(
         "trained %d steps on %d samples in %.0fs: loss %s -> %s, eval loss %s -> %s", result.steps,
         result.train_samples, result.seconds, result.first_loss, result.last_loss, eval_before, eval_after,
