@@ -37,26 +37,28 @@ class ApiClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=timeout)
 
-    async def call(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST `body` to `path`; its JSON answer."""
         try:
-            response = await (self._http.post(path, json=body) if body is not None else self._http.get(path))
+            response = await self._http.post(path, json=body)
         except httpx.HTTPError as exc:
             raise ApiError(f"{self.url}{path}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise ApiError(f"{self.url}{path} answered {response.status_code}: {response.text[:500]}")
-        data: dict[str, Any] = response.json()
-        return data
+        return _answer(response)
 
     def health(self) -> dict[str, Any]:
-        """`/health`, synchronously (before any event loop runs)."""
+        """`/health`, synchronously (agents are built before the run's requests)."""
         try:
             response = httpx.get(f"{self.url}/health", timeout=30)
         except httpx.HTTPError as exc:
             raise ApiError(f"no API server at {self.url}: {exc}") from exc
-        if response.status_code != 200:
-            raise ApiError(f"{self.url}/health answered {response.status_code}")
-        data: dict[str, Any] = response.json()
-        return data
+        return _answer(response)
+
+
+def _answer(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise ApiError(f"{response.request.url} answered {response.status_code}: {response.text[:500]}")
+    data: dict[str, Any] = response.json()
+    return data
 
 
 class RemoteAgent:
