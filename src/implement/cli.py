@@ -34,6 +34,20 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML config file (see `implement config`).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+# The agent's parts, shared by `evaluate` and `serve`.
+PolicyOption = Annotated[
+    str | None, typer.Option(help="implement's policy: planner (no LLM) or an LLM spec.")
+]
+WorldModelOption = Annotated[
+    str | None, typer.Option(help="implement's world model: symbolic, symbolic:FILE, or an LLM spec.")
+]
+SummarizerOption = Annotated[str | None, typer.Option(help="Belief summary: exact, or an LLM spec.")]
+ImaginationOption = Annotated[
+    bool | None, typer.Option(help="Imagine proposals before acting (ablation: --no-imagination).")
+]
+MetaiclOption = Annotated[
+    bool | None, typer.Option(help="MetaICL conditions across trials (ablation: --no-metaicl).")
+]
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -238,19 +252,11 @@ def evaluate_cmd(
         str | None,
         typer.Option(help="Agent: implement (default), vanilla, react, reflexion, expert, random."),
     ] = None,
-    policy: Annotated[
-        str | None, typer.Option(help="implement's policy: planner (no LLM) or an LLM spec.")
-    ] = None,
-    world_model: Annotated[
-        str | None, typer.Option(help="implement's world model: symbolic, symbolic:FILE, or an LLM spec.")
-    ] = None,
-    summarizer: Annotated[str | None, typer.Option(help="Belief summary: exact, or an LLM spec.")] = None,
-    imagination: Annotated[
-        bool | None, typer.Option(help="Imagine proposals before acting (ablation: --no-imagination).")
-    ] = None,
-    metaicl: Annotated[
-        bool | None, typer.Option(help="MetaICL conditions across trials (ablation: --no-metaicl).")
-    ] = None,
+    policy: PolicyOption = None,
+    world_model: WorldModelOption = None,
+    summarizer: SummarizerOption = None,
+    imagination: ImaginationOption = None,
+    metaicl: MetaiclOption = None,
     rollout_depth: Annotated[
         int | None, typer.Option(help="Multi-step imagination (beyond the paper): steps rolled further.")
     ] = None,
@@ -569,13 +575,11 @@ def serve_cmd(
         typer.Option(help="Bearer token every endpoint but /health needs (or IMPLEMENT_API__TOKEN)."),
     ] = None,
     agent: Annotated[str | None, typer.Option(help="Agent served: implement (default) or vanilla.")] = None,
-    policy: Annotated[str | None, typer.Option(help="Policy: planner (no LLM) or an LLM spec.")] = None,
-    world_model: Annotated[
-        str | None, typer.Option(help="World model: symbolic, symbolic:FILE or an LLM spec.")
-    ] = None,
-    summarizer: Annotated[str | None, typer.Option(help="Belief summary: exact, or an LLM spec.")] = None,
-    imagination: Annotated[bool | None, typer.Option(help="Imagine proposals before acting.")] = None,
-    metaicl: Annotated[bool | None, typer.Option(help="Use the MetaICL conditions clients send.")] = None,
+    policy: PolicyOption = None,
+    world_model: WorldModelOption = None,
+    summarizer: SummarizerOption = None,
+    imagination: ImaginationOption = None,
+    metaicl: MetaiclOption = None,
     runs: Annotated[
         list[Path] | None, typer.Option(help="Run directories (or folders of them) the dashboard at / shows.")
     ] = None,
