@@ -40,7 +40,7 @@ def _settings(data_root: Path, **changes: Any) -> CollectSettings:
 
 
 def _collect(settings: CollectSettings, out: Path, *, resume: bool = False) -> dict[str, Any]:
-    return asyncio.run(collect(settings, out, open_collection(settings, out, resume=resume)))
+    return collect(settings, out, open_collection(settings, out, resume=resume))
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_collect_is_seeded_and_resumes_only_the_missing_games(data_root: Path, t
         open_collection(_settings(data_root, max_steps=8, num_tasks=3), a, resume=True)
     pending = open_collection(settings, a, resume=True)
     assert len(pending) == 2
-    counts = asyncio.run(collect(settings, a, pending))
+    counts = collect(settings, a, pending)
     assert counts["trajectories"] == 4
     assert _by_game(a) == _by_game(b)
 

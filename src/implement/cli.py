@@ -379,7 +379,7 @@ def collect_cmd(
         games = open_collection(settings, out, resume=resume)
         with _data_progress("collect") as bar:
             task = bar.add_task("games", total=len(games))
-            counts = asyncio.run(collect(settings, out, games, on_trajectory=lambda r: bar.advance(task)))
+            counts = collect(settings, out, games, on_trajectory=lambda r: bar.advance(task))
     except ImplementError as exc:
         raise _fail(exc) from exc
     _print_report({**counts, "out": str(out)}, f"collected from {split}", as_json)

@@ -17,10 +17,11 @@ it would show. `--resume` skips the games already written; a kill loses the ones
 
 from __future__ import annotations
 
-import asyncio
 import json
+import multiprocessing
 import random
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -156,30 +157,43 @@ def open_collection(settings: CollectSettings, out: Path, *, resume: bool = Fals
     return [g for g in games if g.id not in done]
 
 
-async def collect(
+_worker_env: AlfworldEnv | None = None  # one environment per worker process
+
+
+def _play(game: Game, settings: CollectSettings) -> dict[str, Any]:
+    """Play one game in a worker process, on that process's environment."""
+    global _worker_env
+    if _worker_env is None:
+        _worker_env = AlfworldEnv(max_steps=settings.max_steps, privileged=True)
+    return play_trajectory(_worker_env, game, settings.policy, settings.seed)
+
+
+def collect(
     settings: CollectSettings,
     out: Path,
     games: list[Game],
     *,
     on_trajectory: Callable[[dict[str, Any]], None] = lambda record: None,
 ) -> dict[str, Any]:
-    """Play `games` (see `open_collection`) into trajectories.jsonl; returns counts of the whole file."""
+    """Play `games` (see `open_collection`) into trajectories.jsonl; returns counts of the whole file.
+
+    `batch_size` worker processes play at once (the engine is single-threaded: threads would
+    take turns); each trajectory is appended as soon as it is finished. The workers are
+    spawned and import the caller's `__main__`: call this under `if __name__ == "__main__"`.
+    """
     trajectories = out / TRAJECTORIES_FILE
-    queue: asyncio.Queue[Game] = asyncio.Queue()
-    for game in games:
-        queue.put_nowait(game)
-
-    async def worker() -> None:
-        env: AlfworldEnv | None = None
-        while not queue.empty():
-            game = queue.get_nowait()
-            if env is None:
-                env = await asyncio.to_thread(AlfworldEnv, max_steps=settings.max_steps, privileged=True)
-            record = await asyncio.to_thread(play_trajectory, env, game, settings.policy, settings.seed)
-            append_jsonl(trajectories, record)
-            on_trajectory(record)
-
-    await asyncio.gather(*(worker() for _ in range(max(1, settings.batch_size))))
+    context = multiprocessing.get_context("spawn")  # no fork of a process that runs threads
+    with ProcessPoolExecutor(max(1, settings.batch_size), mp_context=context) as pool:
+        pending = [pool.submit(_play, game, settings) for game in games]
+        try:
+            for future in as_completed(pending):
+                record = future.result()
+                append_jsonl(trajectories, record)
+                on_trajectory(record)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
     return collected_counts(trajectories)
 
 
