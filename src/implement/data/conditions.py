@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from implement.errors import DataError
-from implement.eval.rundir import STEPS_DIR, RunDir
+from implement.eval.rundir import RunDir
 from implement.jsonl import read_jsonl, write_json_atomic
 from implement.state import StateError, SymbolicState
 from implement.world_model.base import Conditions, FailedAction
@@ -88,7 +88,7 @@ def extract_conditions(
             raise DataError(f"{run_dir} is not an evaluation run (no run.json): pass an `evaluate --out`")
         for episode in run.episodes():
             game, trial = episode["game"], int(episode["trial"])
-            path = run_dir / STEPS_DIR / f"trial_{trial:02d}" / (game.replace("/", "__") + ".jsonl")
+            path = run.steps_path(trial, game)
             try:
                 steps = _episode_steps(read_jsonl(path, skipped=skipped))
             except (KeyError, TypeError, StateError) as exc:

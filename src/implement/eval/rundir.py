@@ -94,9 +94,13 @@ class RunDir:
     def append_memory(self, record: dict[str, Any]) -> None:
         append_jsonl(self.path / MEMORY_FILE, record)
 
+    def steps_path(self, trial: int, game_id: str) -> Path:
+        """Where the step log of one episode lies."""
+        return self.path / STEPS_DIR / f"trial_{trial:02d}" / (game_id.replace("/", "__") + ".jsonl")
+
     def open_steps(self, trial: int, game_id: str) -> IO[str]:
         """The step log of one episode, truncated: a re-run after a kill starts it afresh."""
-        path = self.path / STEPS_DIR / f"trial_{trial:02d}" / (game_id.replace("/", "__") + ".jsonl")
+        path = self.steps_path(trial, game_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("w")
 

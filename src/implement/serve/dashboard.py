@@ -23,7 +23,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from implement.errors import ImplementError
-from implement.eval.rundir import RUN_FILE, STEPS_DIR, RunDir
+from implement.eval.rundir import RUN_FILE, RunDir
 from implement.eval.runner import run_summary
 from implement.jsonl import read_jsonl
 
@@ -124,7 +124,7 @@ def _episode_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _steps_file(path: Path, trial: int, game_id: str) -> Path:
-    return path / STEPS_DIR / f"trial_{trial:02d}" / (game_id.replace("/", "__") + ".jsonl")
+    return RunDir(path).steps_path(trial, game_id)
 
 
 def _meta(run_id: str, path: Path) -> dict[str, Any]:
