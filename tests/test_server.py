@@ -115,6 +115,7 @@ def test_perception_and_prediction(server: str, game_start: Any) -> None:
                                              "world_state": {"a": {"visited": True}}}]), "missing keys"),
         (lambda b: b.update(histories=[[{"action": 3}]]), "action"),
         (lambda b: b.update(surprise=True), "surprise"),
+        (lambda b: b.update(model="nope:x"), "unknown model spec"),
     ],
 )  # fmt: skip
 def test_malformed_payloads_are_422_with_a_useful_message(

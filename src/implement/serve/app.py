@@ -129,6 +129,10 @@ def create_app(config: Config, *, runs: Sequence[Path] = ()) -> FastAPI:
     @app.post("/generate_policy", response_model=PolicyResponse, dependencies=[Depends(authorized)])
     async def generate_policy(body: PolicyRequest) -> PolicyResponse:
         check_batch(len(body))
+        try:
+            agents.make(body.model)
+        except ImplementError as exc:
+            raise HTTPException(422, f"model {body.model!r}: {exc}") from exc
 
         async def decide(i: int) -> dict[str, Any]:
             agent = agents.make(body.model)
