@@ -28,7 +28,8 @@ from implement.state import SymbolicState, initial_state, update_state
 from implement.world_model.metaicl import store_conditions
 
 # Settings that may change when a run is resumed; every other one must match run.json.
-_RESUMABLE = {("evaluation", "trials"), ("evaluation", "parallel")}
+# (The API server may move: the agent it serves is checked against the config anyway.)
+_RESUMABLE = {("evaluation", "trials"), ("evaluation", "parallel"), ("evaluation", "api_url")}
 
 
 @dataclass
