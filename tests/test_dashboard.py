@@ -6,16 +6,12 @@ import asyncio
 import http.client
 import json
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -23,6 +19,7 @@ from implement.config import Config
 from implement.eval.rundir import RunDir
 from implement.eval.runner import evaluate, run_summary
 from implement.jsonl import read_jsonl
+from implement.llm.fake_server import serving
 from implement.serve.dashboard import dashboard_router
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,28 +47,13 @@ def runs_root(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return root
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def base_url(runs_root: Path) -> Iterator[str]:
     """The dashboard over `runs_root`, served by uvicorn on a free local port in a thread."""
     app = FastAPI()
     app.include_router(dashboard_router([runs_root]))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the dashboard server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, ready_path="/") as url:
+        yield url
 
 
 def get(base_url: str, path: str) -> tuple[int, str, Any]:
@@ -330,3 +312,25 @@ def test_dashboard_in_a_browser(base_url: str, runs_root: Path, tmp_path: Path) 
     assert screenshot.stat().st_size > 10_000
     for name in ("dashboard.png", "dashboard-runs.png", "dashboard-run.png"):  # for a person to look at
         shutil.copy(tmp_path / name, Path("/tmp") / name)
+
+
+def test_dashboard_command_serves_the_runs(runs_root: Path) -> None:
+    """`implement dashboard RUN_DIR` as a user starts it; a missing directory is one clear error."""
+    import subprocess
+    import sys
+
+    from implement.llm.fake_server import free_port, wait_for_http
+
+    missing = subprocess.run([sys.executable, "-m", "implement.cli", "dashboard", str(runs_root / "nope")],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert missing.returncode == 1 and "not a directory" in missing.stderr
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "implement.cli", "dashboard", str(runs_root), "--port",
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", timeout=60, alive=lambda: server.poll() is None)
+        status, _, runs = get(f"http://127.0.0.1:{port}", "/api/runs")
+        assert status == 200 and {r["agent"] for r in runs} == {"implement", "random"}
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from implement.llm.base import LLMError
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
+from implement.llm.fake_server import FakeOpenAIServer, FaultPlan, free_port
 from implement.llm.scripted import Script
 
 pytestmark = pytest.mark.timeout(60)
@@ -292,9 +291,7 @@ def test_shutdown_is_prompt_with_a_hung_request_in_flight() -> None:
 
 
 def test_cli_serves_in_the_foreground() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "implement.llm.fake_server", "--port", str(port), "--latency", "0.01"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

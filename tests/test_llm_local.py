@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,17 +14,11 @@ import pytest
 pytest.importorskip("llama_cpp", reason="the `local` extra (llama-cpp-python) is not installed")
 
 from implement.llm import LLMError, make_chat_model
-from implement.llm.fake_server import wait_for_http
+from implement.llm.fake_server import free_port, wait_for_http
 from implement.llm.local import embedded_model_path
 
 pytestmark = pytest.mark.slow
 QUESTION = [{"role": "user", "content": "Name one fruit."}]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -172,7 +171,7 @@ def test_collected_data_trains_a_world_model_that_serves_and_evaluates(
     """The whole chain on the built games: collect → prepare → curate → train → wm eval, in process
     (`hf:`) and behind `serve-wm` over HTTP."""
     pytest.importorskip("trl")
-    from implement.llm.fake_server import wait_for_http
+    from implement.llm.fake_server import free_port, wait_for_http
 
     ok(
         cli(
@@ -217,9 +216,7 @@ def test_collected_data_trains_a_world_model_that_serves_and_evaluates(
     assert in_process["model_stats"]["requests"] > 0
     assert in_process["llm_usage"]["completion_tokens"] > 0
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "implement.cli", "serve-wm", "--model", str(adapter),
          "--backend", "transformers", "--port", str(port)],

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +22,7 @@ from implement.envs.games import Game
 from implement.errors import ConfigError
 from implement.eval.runner import evaluate
 from implement.jsonl import read_jsonl
-from implement.llm.fake_server import serving, wait_for_http
+from implement.llm.fake_server import free_port, serving, wait_for_http
 from implement.serve.app import create_app
 from implement.state import initial_state, update_state
 
@@ -136,6 +136,10 @@ def test_batches_and_bodies_over_the_limits_are_413(server: str, game_start: Any
     huge = {"samples": [{"state": initial_state(game_start[2]).to_dict(), "action": "look" * 60_000}]}
     too_big = httpx.post(f"{server}/predict", json=huge)
     assert too_big.status_code == 413 and "over the limit" in too_big.json()["detail"]
+    body = json.dumps(huge).encode()
+    chunks = (body[i : i + 10_000] for i in range(0, len(body), 10_000))  # chunked: no Content-Length
+    streamed = httpx.post(f"{server}/predict", content=chunks, headers={"content-type": "application/json"})
+    assert streamed.status_code == 413 and "over the limit" in streamed.json()["detail"]
 
 
 def test_a_token_guards_every_endpoint_but_health(game_start: Any) -> None:
@@ -204,9 +208,7 @@ def test_serve_command_and_the_seed_evaluate_script_through_it(
     """`implement serve` as a user starts it, and the seed's evaluate.py with --api_url against it."""
     refused = cli("serve", "--agent", "random")
     assert refused.returncode == 1 and "serves the agents implement, vanilla" in refused.stderr
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "IMPLEMENT_CACHE_DIR": str(shared_cache), "IMPLEMENT_API__TOKEN": TOKEN}
     server = subprocess.Popen([sys.executable, "-m", "implement.cli", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

@@ -340,9 +340,10 @@ def serving(
     log_level: str = "warning",
     start_timeout: float = 10.0,
     stop_timeout: float = 5.0,
+    ready_path: str = "/health",
 ) -> Iterator[str]:
-    """Serve an ASGI app with a `/health` route on 127.0.0.1 (a free port) in a background thread;
-    yields its root URL `http://127.0.0.1:PORT`."""
+    """Serve an ASGI app on 127.0.0.1 (a free port) in a background thread, until GET `ready_path`
+    answers; yields its root URL `http://127.0.0.1:PORT`."""
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it every
     # answer waits ~40 ms on Nagle and delayed ACKs.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -359,7 +360,7 @@ def serving(
     )
     thread.start()
     try:
-        _wait_until_up(port, server, thread, start_timeout)
+        _wait_until_up(f"http://127.0.0.1:{port}{ready_path}", server, thread, start_timeout)
         logger.info("server up on 127.0.0.1:%d", port)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -372,15 +373,20 @@ def serving(
         sock.close()
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 just now (for a server started next)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def subprocess_server(argv_for_port: Callable[[int], list[str]], *, timeout: float = 30.0) -> Iterator[str]:
     """Run a server command (`argv_for_port(port)`, on a free port) in a subprocess; yields its base URL.
 
     Benchmarks use it to keep the server's event loop out of the measured process.
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(argv_for_port(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_http(
@@ -412,10 +418,10 @@ def wait_for_http(url: str, *, timeout: float, alive: Callable[[], bool] = lambd
     raise LLMError(f"{url} did not answer within {timeout:g} s")
 
 
-def _wait_until_up(port: int, server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
-    """Block until the server thread answers GET /health; stop it if it does not."""
+def _wait_until_up(url: str, server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
+    """Block until the server thread answers GET `url`; stop it if it does not."""
     try:
-        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=timeout, alive=thread.is_alive)
+        wait_for_http(url, timeout=timeout, alive=thread.is_alive)
     except LLMError:
         server.should_exit = True
         raise

@@ -20,14 +20,15 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from implement.agents import agent_builder, policy_spec
 from implement.agents.base import TaskMemory
@@ -55,6 +56,35 @@ logger = logging.getLogger(__name__)
 SERVED_AGENTS = ("implement", "vanilla")  # agents that decide from a restored state
 # At module level: FastAPI resolves the (postponed) annotations of endpoints from the module's names.
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
+
+
+class _BodyLimit:
+    """413 for a request body over `limit` bytes: by its Content-Length up front, or as it is
+    read (a chunked body has none)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            message = f"request body of {int(length)} bytes is over the limit of {self.limit}"
+            await JSONResponse({"detail": message}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:  # raised while the endpoint reads its body: a 413 answer
+                raise HTTPException(413, f"request body over the limit of {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 class _Agents:
@@ -90,13 +120,7 @@ def create_app(config: Config, *, runs: Sequence[Path] = ()) -> FastAPI:
         version=versions().get("implement", "unknown"),
     )
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
-            message = f"request body of {length} bytes is over the limit of {limits.max_body_bytes}"
-            return JSONResponse({"detail": message}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
 
     def authorized(credentials: Credentials) -> None:
         if limits.token is None:
