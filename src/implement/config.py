@@ -255,3 +255,9 @@ def describe(config: Config) -> list[tuple[str, Any, str]]:
                 value = "***"
             rows.append((f"{section_name}.{f.name}", value, f.metadata.get("help", "")))
     return rows
+
+
+def cache_root() -> Path:
+    """Where the project caches what it derives (translations, converted models): $IMPLEMENT_CACHE_DIR,
+    else ~/.cache/implement."""
+    return Path(os.environ.get("IMPLEMENT_CACHE_DIR") or Path.home() / ".cache" / "implement")

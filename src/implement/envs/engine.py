@@ -46,6 +46,7 @@ from textworld.envs.pddl import PddlEnv
 from textworld.envs.pddl import logic as pddl_logic
 from textworld.envs.pddl.textgen import ContextSensitiveGrammar
 
+from implement.config import cache_root
 from implement.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,7 @@ class Translation:
 
 def default_cache_dir() -> Path:
     """Where translations are kept on disk (`$IMPLEMENT_CACHE_DIR`, else ~/.cache/implement)."""
-    root = os.environ.get("IMPLEMENT_CACHE_DIR") or Path.home() / ".cache" / "implement"
-    return Path(root) / "sas"
+    return cache_root() / "sas"
 
 
 class TranslationCache:

@@ -11,12 +11,12 @@ or the files already in the Hugging Face cache (a GPU machine, in practice).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+from implement.config import cache_root
 from implement.llm.local import EMBEDDED, embedded_model_path
 
 logger = logging.getLogger(__name__)
@@ -26,14 +26,11 @@ def resolve_base_model(name_or_path: str, cache_dir: Path | None = None) -> str:
     """A name transformers can load: the converted checkpoint of an embedded GGUF model,
     a local directory, or a hub id left as it is.
 
-    `cache_dir` defaults to the implement cache ($IMPLEMENT_CACHE_DIR, else ~/.cache/implement,
-    as in `implement.envs.engine`, not imported: it needs ALFWorld); checkpoints go to
-    `base-models/<name>` there.
+    `cache_dir` defaults to the project's cache (`implement.config.cache_root`); checkpoints go
+    to `base-models/<name>` there.
     """
     if name_or_path in EMBEDDED:
-        root = cache_dir or Path(
-            os.environ.get("IMPLEMENT_CACHE_DIR") or Path.home() / ".cache" / "implement"
-        )
+        root = cache_dir or cache_root()
         return str(convert_gguf(name_or_path, root / "base-models" / name_or_path))
     path = Path(name_or_path).expanduser()
     return str(path) if path.is_dir() else name_or_path
