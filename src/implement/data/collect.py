@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from implement.envs.alfworld import AlfworldEnv
-from implement.envs.games import Game, find_games, read_walkthrough
+from implement.envs.games import Game, find_games, read_walkthrough, sample_games
 from implement.errors import ConfigError, ImplementError
 from implement.jsonl import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic
-from implement.state import OPENABLE_TYPES, SymbolicState, initial_state, receptacle_type, update_state
-from implement.world_model.base import action_target, is_information_gathering, visible_receptacles
+from implement.state import SymbolicState, initial_state, update_state
+from implement.world_model.base import closed_unvisited_target, visible_receptacles
 
 TRAJECTORIES_FILE, COLLECT_FILE = "trajectories.jsonl", "collect.json"
 
@@ -64,26 +64,13 @@ class CollectSettings:
 def select_tasks(settings: CollectSettings) -> list[Game]:
     """`num_tasks` games drawn from the split (seeded, so every task type shows up), sorted by id."""
     games = find_games(settings.split, Path(settings.data_dir) if settings.data_dir else None)
-    n = settings.num_tasks
-    if n is None:
-        return games
-    if n < 1:
-        raise ConfigError(f"--num-tasks must be at least 1, got {n}")
-    return sorted(random.Random(settings.seed).sample(games, min(n, len(games))))
+    return sample_games(games, settings.num_tasks, settings.seed, setting="--num-tasks")
 
 
 def _hidden_objects(env: AlfworldEnv, state: SymbolicState, action: str) -> list[str] | None:
     """What a closed receptacle never seen inside holds, when `action` goes to it."""
-    target = action_target(action)
-    if not action.startswith("go to ") or target is None or receptacle_type(target) not in OPENABLE_TYPES:
-        return None
-    if not is_information_gathering(state, action):
-        return None
-    return sorted(
-        fact.arguments[0].name
-        for fact in env.true_facts()
-        if fact.name == "inreceptacle" and fact.arguments[1].name == target
-    )
+    target = closed_unvisited_target(state, action)
+    return None if target is None else sorted(env.true_contents().get(target, []))
 
 
 def play_trajectory(env: AlfworldEnv, game: Game, policy: BehaviourPolicy, seed: int) -> dict[str, Any]:

@@ -135,5 +135,14 @@ class AlfworldEnv:
             raise EnvError("true_facts() before reset()")
         return list(self._state["facts"])
 
+    def true_contents(self) -> dict[str, list[str]]:
+        """Receptacle -> the objects truly in or on it, from the true facts. Privileged."""
+        found: dict[str, list[str]] = {}
+        for fact in self.true_facts():
+            if fact.name == "inreceptacle":
+                obj, receptacle = (v.name for v in fact.arguments)
+                found.setdefault(receptacle, []).append(obj)
+        return found
+
     def _admissible(self) -> tuple[str, ...]:
         return tuple(self._state["admissible_commands"])

@@ -6,6 +6,7 @@ import json
 import logging
 import lzma
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from implement.errors import DataError
+from implement.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,15 @@ def find_games(split: str, root: Path | None = None) -> list[Game]:
             f"{expected or 'at least 1'}; it is incomplete or corrupt: {INSTALL_HINT} --force"
         )
     return games
+
+
+def sample_games(games: list[Game], n: int | None, seed: int, *, setting: str) -> list[Game]:
+    """A seeded sample of `n` games (all of them for None), sorted by id; `setting` names `n` in errors."""
+    if n is None:
+        return games
+    if n < 1:
+        raise ConfigError(f"{setting} must be at least 1, got {n}")
+    return sorted(random.Random(seed).sample(games, min(n, len(games))))
 
 
 def games_by_task_type(games: list[Game]) -> dict[str, int]:

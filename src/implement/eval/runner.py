@@ -9,7 +9,6 @@ killed run loses only the episodes in flight and `resume` plays exactly the miss
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import traceback
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from typing import Any
 from implement.agents import AGENTS, Agent, AgentBuilder, Decision, EpisodeOutcome, TaskMemory, agent_builder
 from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv, Observation
-from implement.envs.games import Game, find_games, read_walkthrough
+from implement.envs.games import Game, find_games, read_walkthrough, sample_games
 from implement.errors import ConfigError, DataError, ImplementError, UnknownNameError
 from implement.eval.metrics import summarize
 from implement.eval.rundir import RunDir
@@ -44,12 +43,7 @@ def select_games(config: Config) -> list[Game]:
     """The split's games, or a seeded sample of `evaluation.games` of them, sorted by id."""
     root = Path(config.environment.data_dir) if config.environment.data_dir else None
     games = find_games(config.environment.split, root)
-    n = config.evaluation.games
-    if n is not None:
-        if n < 1:
-            raise ConfigError(f"evaluation.games must be at least 1, got {n}")
-        games = sorted(random.Random(config.evaluation.seed).sample(games, min(n, len(games))))
-    return games
+    return sample_games(games, config.evaluation.games, config.evaluation.seed, setting="evaluation.games")
 
 
 def _check_resume(stored: dict[str, Any], config: Config) -> None:

@@ -47,13 +47,9 @@ class Transition:
     true_contents: tuple[str, ...] = ()  # object types truly in the target (information gathering only)
 
 
-def _contents(facts: list[Any]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for fact in facts:
-        if fact.name == "inreceptacle":
-            obj, rec = (v.name for v in fact.arguments)
-            found.setdefault(rec, set()).add(object_type(obj))
-    return found
+def _contents(env: AlfworldEnv) -> dict[str, set[str]]:
+    """Receptacle -> the object types truly in it."""
+    return {rec: {object_type(o) for o in objects} for rec, objects in env.true_contents().items()}
 
 
 def play_transitions(env: AlfworldEnv, game: Game, *, seed: int, detours: float = 0.3) -> list[Transition]:
@@ -73,7 +69,7 @@ def play_transitions(env: AlfworldEnv, game: Game, *, seed: int, detours: float 
             obs = env.step(action)
             after = update_state(state, obs.action or action, obs.text)
             target = action_target(obs.action or action)
-            truth = tuple(sorted(_contents(env.true_facts()).get(target or "", ()))) if gathering else ()
+            truth = tuple(sorted(_contents(env).get(target or "", ()))) if gathering else ()
             transitions.append(
                 Transition(game.id, state, obs.action or action, obs.succeeded, after, gathering, truth)
             )
@@ -131,7 +127,7 @@ async def _rank_search(
     """Add the game's search ranks (model, uniform, and with MetaICL lists) to `ranks`."""
     _, obs = env.reset(game)
     start = initial_state(obs.text)
-    truth = _contents(env.true_facts())
+    truth = _contents(env)
     goal = goal_object_type(game)
     result = await search_rank(model, start, goal, truth, samples=samples, metaicl=False)
     if result is None:
