@@ -14,6 +14,15 @@ from implement.errors import ImplementError
 Message = dict[str, Any]
 
 
+def message_text(message: Message) -> str:
+    """A message's text: its content, or the text parts of a multi-part content joined by lines."""
+    content = message.get("content") or ""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else []
+    return "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
+
+
 class LLMError(ImplementError):
     """A model request failed for good (after its bounded retries), or the model spec is bad."""
 

@@ -41,7 +41,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from implement.llm.base import ChatModel, LLMError, Message
+from implement.llm.base import ChatModel, LLMError, Message, message_text
 from implement.llm.scripted import Script
 
 logger = logging.getLogger(__name__)
@@ -101,19 +101,6 @@ def _error(status: int, message: str, kind: str, code: str | None = None, **head
 def _words(text: str) -> int:
     """Tokens, as the fake server counts them: whitespace-separated words."""
     return len(text.split())
-
-
-def _message_text(message: Message) -> str:
-    content = message.get("content") or ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            str(part.get("text", ""))
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text"
-        )
-    return ""
 
 
 class _Uvicorn(uvicorn.Server):
@@ -291,7 +278,7 @@ class FakeOpenAIServer:
     def _completion(self, body: dict[str, Any], texts: list[str]) -> dict[str, Any]:
         """A chat.completion answering `body` with one choice per text."""
         messages: list[Message] = body["messages"]
-        prompt_tokens = sum(_words(_message_text(m)) for m in messages)
+        prompt_tokens = sum(_words(message_text(m)) for m in messages)
         completion_tokens = sum(_words(t) for t in texts)
         self._ids += 1
         model = body.get("model")

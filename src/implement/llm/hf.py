@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from implement.llm.base import Completion, LLMError, Message, Usage
+from implement.llm.base import Completion, LLMError, Message, Usage, message_text
 from implement.train.base_models import resolve_base_model
 
 
@@ -31,15 +31,12 @@ def _base_of(adapter_dir: Path) -> str:
 
 
 def _text_messages(messages: list[Message]) -> list[dict[str, str]]:
-    out = []
     for message in messages:
-        content = message["content"]
-        if not isinstance(content, str):
-            if any(part.get("type") != "text" for part in content):
-                raise LLMError("the hf backend is text-only: a message has an image part")
-            content = "\n".join(part["text"] for part in content)
-        out.append({"role": message["role"], "content": content})
-    return out
+        if not isinstance(message["content"], str) and any(
+            p.get("type") != "text" for p in message["content"]
+        ):
+            raise LLMError("the hf backend is text-only: a message has an image part")
+    return [{"role": m["role"], "content": message_text(m)} for m in messages]
 
 
 class TransformersChatModel:

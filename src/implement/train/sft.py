@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from implement.config import TrainingConfig
 from implement.errors import DataError
+from implement.llm.base import message_text
 from implement.train.base_models import resolve_base_model
 
 if TYPE_CHECKING:
@@ -165,12 +166,6 @@ def split_samples(samples: list[Sample], fraction: float, seed: int) -> tuple[li
     return shuffled[n_eval:], shuffled[:n_eval]
 
 
-def _text_only(content: str | list[dict[str, Any]]) -> str:
-    if isinstance(content, str):
-        return content
-    return "\n".join(part["text"] for part in content if part["type"] == "text")
-
-
 def _decode_image(url: str) -> Any:
     """A PIL image from a `data:image/...;base64,` URL (the frames curated samples carry)."""
     from PIL import Image
@@ -211,7 +206,7 @@ def to_example(sample: Sample, *, vision: bool) -> dict[str, Any]:
     """A sample as a TRL conversational prompt-completion example."""
     if vision:
         return _vision_example(sample)
-    messages = [{"role": m["role"], "content": _text_only(m["content"])} for m in sample.messages]
+    messages = [{"role": m["role"], "content": message_text(m)} for m in sample.messages]
     return {"prompt": messages[:-1], "completion": messages[-1:]}
 
 
