@@ -51,6 +51,15 @@ class FailedActionModel(_Body):
     target_state: dict[str, Any] | None = None
 
 
+def _conditions(
+    object_lists: dict[str, list[str]] | None, failed: list[FailedActionModel] | None
+) -> Conditions:
+    return Conditions(
+        object_lists=dict(object_lists or {}),
+        failed_actions=[FailedAction(**f.model_dump()) for f in failed or []],
+    )
+
+
 class HistoryStep(_Body):
     """A step already taken: the command the environment ran, and whether it worked."""
 
@@ -95,11 +104,9 @@ class PolicyRequest(_Body):
         return len(self.current_goals)
 
     def conditions(self, i: int) -> Conditions:
-        return Conditions(
-            object_lists=dict(self.conditions_1[i]) if self.conditions_1 else {},
-            failed_actions=[FailedAction(**f.model_dump()) for f in self.conditions_2[i]]
-            if self.conditions_2
-            else [],
+        return _conditions(
+            self.conditions_1[i] if self.conditions_1 else None,
+            self.conditions_2[i] if self.conditions_2 else None,
         )
 
 
@@ -128,10 +135,7 @@ class PredictionSample(_Body):
     conditions_2: list[FailedActionModel] | None = None
 
     def conditions(self) -> Conditions:
-        return Conditions(
-            object_lists=dict(self.conditions_1 or {}),
-            failed_actions=[FailedAction(**f.model_dump()) for f in self.conditions_2 or []],
-        )
+        return _conditions(self.conditions_1, self.conditions_2)
 
 
 class PredictionRequest(_Body):
