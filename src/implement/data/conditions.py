@@ -18,7 +18,7 @@ from implement.errors import DataError
 from implement.eval.rundir import RunDir
 from implement.jsonl import read_jsonl, write_json_atomic
 from implement.state import StateError, SymbolicState
-from implement.world_model.base import Conditions, FailedAction
+from implement.world_model.base import Conditions
 from implement.world_model.metaicl import Step, collect_conditions, merge_conditions
 
 OBJECT_LISTS_FILE, FAILED_ACTIONS_FILE = "object_lists.json", "failed_actions.json"
@@ -52,9 +52,8 @@ def read_conditions(directory: Path) -> dict[str, Conditions]:
     lists, failed = _load(directory / OBJECT_LISTS_FILE), _load(directory / FAILED_ACTIONS_FILE)
     try:
         return {
-            game: Conditions(
-                object_lists={str(r): [str(t) for t in types] for r, types in lists.get(game, {}).items()},
-                failed_actions=[FailedAction(**f) for f in failed.get(game, [])],
+            game: Conditions.from_dict(
+                {"object_lists": lists.get(game, {}), "failed_actions": failed.get(game, [])}
             )
             for game in {*lists, *failed}
         }
