@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
 from implement.llm.base import usage_ledger
 
 

@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from implement.agents.base import Decision, EpisodeOutcome, TaskMemory, metered
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
 from implement.envs.commands import normalize_command
 from implement.errors import ConfigError
 from implement.llm.base import ChatModel, LLMError

@@ -26,7 +26,7 @@ from implement.agents.belief import Belief, exact_belief
 from implement.agents.goals import Goal, parse_goal
 from implement.agents.policy import Policy, PolicyReply, PolicyView
 from implement.agents.rollout import lookahead
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
 from implement.errors import ConfigError
 from implement.state import SymbolicState, initial_state
 from implement.world_model.base import Conditions, WorldModel

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 
 from implement.agents.base import Decision, EpisodeOutcome, TaskMemory
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
 
 
 class ExpertAgent:
