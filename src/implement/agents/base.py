@@ -45,6 +45,10 @@ class Decision:
         }
 
 
+# What `metered` records in every decision of an agent that calls LLMs.
+USAGE_KEYS = ("llm_calls", "prompt_tokens", "completion_tokens", "cost", "llm_seconds", "seconds")
+
+
 async def metered(step: Awaitable[Decision]) -> Decision:
     """Await one step's decision and add what it alone spent: LLM calls, tokens, cost, seconds."""
     started = time.perf_counter()
