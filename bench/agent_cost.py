@@ -208,7 +208,7 @@ def server_process(latency: float) -> AbstractContextManager[str]:
 def parallel_speedup(
     root: Path, work: Path, steps: int, mc_samples: int, latency: float, parallel: int
 ) -> None:
-    from implement.envs import AlfworldEnv
+    from implement.envs.alfworld import AlfworldEnv
 
     games = find_games(SPLIT, root)
     for game in games:  # the PDDL translations, once per process: not part of either timing

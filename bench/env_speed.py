@@ -19,9 +19,9 @@ import textworld
 import textworld.gym
 from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
 
-from implement.envs import AlfworldEnv, find_games
+from implement.envs.alfworld import AlfworldEnv
 from implement.envs.engine import TranslationCache
-from implement.envs.games import Game, read_walkthrough
+from implement.envs.games import Game, find_games, read_walkthrough
 
 
 def _timed(fn, *args):  # type: ignore[no-untyped-def]

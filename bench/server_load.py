@@ -28,7 +28,8 @@ from implement.agents import agent_builder
 from implement.agents.base import TaskMemory
 from implement.agents.implement import ImplementAgent
 from implement.config import Config
-from implement.envs.alfworld import AlfworldEnv, Task
+from implement.envs.alfworld import AlfworldEnv
+from implement.envs.base import Task
 from implement.envs.games import DATA_VERSION, find_games
 from implement.llm.fake_server import subprocess_server
 from implement.state import SymbolicState, initial_state

@@ -17,7 +17,7 @@ from implement.agents.baselines import FAILED_EPISODE, REFLECTIONS, ReactAgent, 
 from implement.agents.goals import parse_goal
 from implement.agents.implement import ImplementAgent
 from implement.config import Config
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
 from implement.envs.games import TASK_TYPES, Game
 from implement.errors import ConfigError
 from implement.eval.runner import Progress, evaluate

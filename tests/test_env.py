@@ -11,9 +11,9 @@ import textworld
 import textworld.gym
 from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
 
-from implement.envs import AlfworldEnv, Game
+from implement.envs.alfworld import AlfworldEnv
 from implement.envs.engine import TranslationCache
-from implement.envs.games import read_walkthrough
+from implement.envs.games import Game, read_walkthrough
 from implement.errors import EnvError
 
 

@@ -22,10 +22,10 @@ import pytest
 
 from implement.agents import Agent, Decision, EpisodeOutcome, TaskMemory
 from implement.config import Config
-from implement.envs.alfworld import AlfworldEnv, Observation, Task
+from implement.envs.alfworld import AlfworldEnv
+from implement.envs.base import Observation, Task
 from implement.envs.games import Game, read_walkthrough
 from implement.errors import ConfigError, DataError, EnvError, ImplementError, UnknownNameError
-from implement.eval import runner
 from implement.eval.rundir import RunDir
 from implement.eval.runner import Progress, evaluate, run_summary
 from implement.jsonl import read_jsonl
@@ -398,13 +398,17 @@ def holds_sequence(values: list[object], plan: list[str]) -> bool:
 
 
 def test_privileged_data_never_reaches_the_agent(
-    data_root: Path, tiny_games: list[Game], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    data_root: Path, tiny_games: list[Game], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(runner, "AlfworldEnv", RecordingEnv)
     RecordingEnv.instances.clear()
     received: list[object] = []
     out = tmp_path / "run"
-    run(make_config(data_root, max_steps=4), out, builder=factory_of(lambda: ReceivedSpy(received)))
+    run(
+        make_config(data_root, max_steps=4),
+        out,
+        builder=factory_of(lambda: ReceivedSpy(received)),
+        make_env=lambda config: RecordingEnv(max_steps=config.environment.max_steps),
+    )
 
     steps = sum(e["steps"] for e in read_jsonl(out / "episodes.jsonl"))
     kinds = Counter(type(o).__name__ for o in received)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from alfgames import standard_games
-from implement.envs import AlfworldEnv, Game
-from implement.envs.games import read_walkthrough
+from implement.envs.alfworld import AlfworldEnv
+from implement.envs.games import Game, read_walkthrough
 from implement.errors import ImplementError
 from implement.state import (
     MIDDLE_OF_ROOM,

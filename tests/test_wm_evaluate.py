@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from implement.envs import AlfworldEnv, Game
+from implement.envs.alfworld import AlfworldEnv
+from implement.envs.games import Game
 from implement.state import SymbolicState
 from implement.world_model import Conditions
 from implement.world_model.evaluate import evaluate_world_model, play_transitions

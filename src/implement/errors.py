@@ -19,6 +19,14 @@ class EnvError(ImplementError):
     """The environment was used against its contract (step before reset, after done...)."""
 
 
+class AgentError(ImplementError, RuntimeError):
+    """An agent was used against its contract (act before reset...)."""
+
+
+class ContractError(ImplementError):
+    """A component broke its contract (found by `check_agent`, `check_world_model`)."""
+
+
 class UnknownNameError(ImplementError):
     """A registry was asked for a name it does not hold."""
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
 from implement.llm.base import usage_ledger
 
 
@@ -43,6 +43,10 @@ class Decision:
             "details": self.details,
             "usage": self.usage,
         }
+
+
+# What `metered` records in every decision of an agent that calls LLMs.
+USAGE_KEYS = ("llm_calls", "prompt_tokens", "completion_tokens", "cost", "llm_seconds", "seconds")
 
 
 async def metered(step: Awaitable[Decision]) -> Decision:

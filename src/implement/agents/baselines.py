@@ -24,9 +24,9 @@ import re
 from typing import Any
 
 from implement.agents.base import Decision, EpisodeOutcome, TaskMemory, metered
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
 from implement.envs.commands import normalize_command
-from implement.errors import ConfigError
+from implement.errors import AgentError, ConfigError
 from implement.llm.base import ChatModel, LLMError
 from implement.prompts.react import react_messages, reflection_messages
 
@@ -76,7 +76,7 @@ class ReactAgent:
 
     async def act(self, observation: Observation) -> Decision:
         if self._task is None:
-            raise RuntimeError("act() before reset()")
+            raise AgentError("act() before reset()")
         return await metered(self._step(observation))
 
     def finish(self, outcome: EpisodeOutcome) -> None:

@@ -26,8 +26,8 @@ from implement.agents.belief import Belief, exact_belief
 from implement.agents.goals import Goal, parse_goal
 from implement.agents.policy import Policy, PolicyReply, PolicyView
 from implement.agents.rollout import lookahead
-from implement.envs.alfworld import Observation, Task
-from implement.errors import ConfigError
+from implement.envs.base import Observation, Task
+from implement.errors import AgentError, ConfigError
 from implement.state import SymbolicState, initial_state
 from implement.world_model.base import Conditions, WorldModel
 from implement.world_model.metaicl import Step, conditions_from_memory, remember_trajectory
@@ -88,20 +88,20 @@ class ImplementAgent:
 
     async def act(self, observation: Observation) -> Decision:
         if self._task is None:
-            raise RuntimeError("act() before reset()")
+            raise AgentError("act() before reset()")
         return await metered(self._step(observation))
 
     def restore(self, state: SymbolicState, history: Sequence[tuple[str, bool]]) -> None:
         """Continue an episode from a state perceived elsewhere (the stateless API server does)."""
         if self._task is None:
-            raise RuntimeError("restore() before reset()")
+            raise AgentError("restore() before reset()")
         self._state, self._history = state, list(history)
         self._last_action = history[-1][0] if history else None
 
     async def choose(self, admissible: Sequence[str]) -> Decision:
         """One step's decision from the current state, without perceiving first."""
         if self._task is None:
-            raise RuntimeError("choose() before reset()")
+            raise AgentError("choose() before reset()")
         return await metered(self._choose(tuple(admissible)))
 
     async def _step(self, observation: Observation) -> Decision:

@@ -6,7 +6,8 @@ import random
 from collections.abc import Callable
 
 from implement.agents.base import Decision, EpisodeOutcome, TaskMemory
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
+from implement.errors import AgentError
 
 
 class ExpertAgent:
@@ -16,12 +17,14 @@ class ExpertAgent:
 
     def __init__(self, walkthrough_of: Callable[[str], list[str]]) -> None:
         self._walkthrough_of = walkthrough_of
-        self._plan: list[str] = []
+        self._plan: list[str] | None = None
 
     def reset(self, task: Task, memory: TaskMemory) -> None:
         self._plan = list(self._walkthrough_of(task.game_id))
 
     async def act(self, observation: Observation) -> Decision:
+        if self._plan is None:
+            raise AgentError("act() before reset()")
         if observation.step >= len(self._plan):
             return Decision("look", reasoning="walkthrough exhausted")
         return Decision(self._plan[observation.step], reasoning="walkthrough")
@@ -37,12 +40,14 @@ class RandomAgent:
 
     def __init__(self, seed: int = 0) -> None:
         self._seed = seed
-        self._rng = random.Random(seed)
+        self._rng: random.Random | None = None
 
     def reset(self, task: Task, memory: TaskMemory) -> None:
         self._rng = random.Random(f"{self._seed}:{task.game_id}:{memory.trial}")
 
     async def act(self, observation: Observation) -> Decision:
+        if self._rng is None:
+            raise AgentError("act() before reset()")
         return Decision(self._rng.choice(observation.admissible_commands), reasoning="uniform")
 
     def finish(self, outcome: EpisodeOutcome) -> None:

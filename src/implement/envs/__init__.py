@@ -1,8 +1,6 @@
-"""ALFWorld environments: game files, the cached TextWorld engine, command normalization."""
+"""ALFWorld environments: the contract (`base`), game files (`games`), the command grammar (`commands`),
+the cached TextWorld engine (`engine`) and the env on it (`alfworld`).
 
-from __future__ import annotations
-
-from implement.envs.alfworld import AlfworldEnv, Observation, Task
-from implement.envs.games import TASK_TYPES, Game, find_games
-
-__all__ = ["TASK_TYPES", "AlfworldEnv", "Game", "Observation", "Task", "find_games"]
+Nothing is imported here: import from the submodules, so that the light ones (`base`, `games`,
+`commands`) load without TextWorld.
+"""

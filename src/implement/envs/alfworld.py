@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from implement.envs.base import Observation, Task
 from implement.envs.commands import normalize_command
 from implement.envs.engine import ENGINE_LOCK, TranslationCache, default_cache_dir, make_engine
 from implement.envs.games import Game
@@ -14,42 +15,6 @@ from implement.errors import EnvError
 
 NOTHING_HAPPENS = "Nothing happens."
 _GOAL = re.compile(r"Your task is to:\s*(.+?)\s*$", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Task:
-    """What an agent is told about a game: never its walkthrough or its true facts."""
-
-    game_id: str
-    task_type: str
-    goal: str
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What the environment says after a reset (step 0) or a step."""
-
-    text: str
-    admissible_commands: tuple[str, ...]
-    step: int
-    won: bool = False
-    done: bool = False
-    action: str | None = None  # the engine command that was run
-    raw_action: str | None = None  # what the agent wrote
-    succeeded: bool = True  # False when the engine answered "Nothing happens."
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "admissible_commands": list(self.admissible_commands),
-            "step": self.step,
-            "won": self.won,
-            "done": self.done,
-            "action": self.action,
-            "raw_action": self.raw_action,
-            "succeeded": self.succeeded,
-        }
-
 
 _shared_translations: dict[Path | None, TranslationCache] = {}
 
@@ -63,7 +28,7 @@ def shared_translations(cache_dir: Path | None) -> TranslationCache:
 
 @dataclass
 class AlfworldEnv:
-    """An ALFWorld game on TextWorld's PDDL engine.
+    """An ALFWorld game on TextWorld's PDDL engine (an `Env`).
 
     `reset(game)` loads the game (once; later resets of the same game cost milliseconds)
     and returns the task and the first observation; `step(action)` runs one command.

@@ -18,7 +18,7 @@ from typing import Any
 
 from implement.agents import AGENTS, Agent, AgentBuilder, Decision, EpisodeOutcome, TaskMemory, agent_builder
 from implement.config import Config
-from implement.envs.alfworld import AlfworldEnv, Observation
+from implement.envs.base import Env, Observation
 from implement.envs.games import Game, find_games, read_walkthrough, sample_games
 from implement.errors import ConfigError, DataError, ImplementError, UnknownNameError
 from implement.eval.metrics import summarize
@@ -37,6 +37,13 @@ class Progress:
 
     on_trial: Callable[[int, int], None] = lambda trial, pending: None
     on_episode: Callable[[dict[str, Any]], None] = lambda record: None
+
+
+def alfworld_env(config: Config) -> Env:
+    """The default environment: ALFWorld on TextWorld, `environment.max_steps` steps an episode."""
+    from implement.envs.alfworld import AlfworldEnv
+
+    return AlfworldEnv(max_steps=config.environment.max_steps)
 
 
 def select_games(config: Config) -> list[Game]:
@@ -132,8 +139,9 @@ async def evaluate(
     resume: bool = False,
     progress: Progress | None = None,
     builder: AgentBuilder | None = None,
+    make_env: Callable[[Config], Env] = alfworld_env,
 ) -> dict[str, Any]:
-    """Play the run to its end (or continue it) and return its summary."""
+    """Play the run to its end (or continue it) and return its summary; `make_env` makes each worker's env."""
     progress = progress or Progress()
     if builder is None and config.evaluation.agent not in AGENTS:
         # Before open_run: an unknown agent must not leave a run directory behind.
@@ -154,7 +162,7 @@ async def evaluate(
         {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories(set(done)).items()}
     )
     # One environment per worker, made on its first game in a thread: the others play meanwhile.
-    envs: list[AlfworldEnv | None] = [None] * max(1, config.evaluation.parallel)
+    envs: list[Env | None] = [None] * max(1, config.evaluation.parallel)
 
     for trial in range(1, config.evaluation.trials + 1):
         solved = {g for (g, t), won in done.items() if won and t < trial}
@@ -171,7 +179,7 @@ async def evaluate(
                 game = queue.get_nowait()
                 env = envs[slot]
                 if env is None:
-                    env = await asyncio.to_thread(AlfworldEnv, max_steps=config.environment.max_steps)
+                    env = await asyncio.to_thread(make_env, config)
                     envs[slot] = env
                 memory = memories.setdefault(game.id, TaskMemory(game.id))
                 memory.trial = trial
@@ -196,7 +204,7 @@ def _step_line(
 
 
 async def play_episode(
-    env: AlfworldEnv, agent: Agent, game: Game, trial: int, memory: TaskMemory, run: RunDir
+    env: Env, agent: Agent, game: Game, trial: int, memory: TaskMemory, run: RunDir
 ) -> dict[str, Any]:
     """One episode; an exception is recorded in the episode (with its traceback), never raised."""
     started = time.perf_counter()

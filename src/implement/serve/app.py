@@ -34,7 +34,7 @@ from implement.agents import agent_builder, policy_spec
 from implement.agents.base import TaskMemory
 from implement.agents.implement import ImplementAgent
 from implement.config import Config
-from implement.envs.alfworld import Task
+from implement.envs.base import Task
 from implement.errors import ConfigError, ImplementError
 from implement.eval.rundir import versions
 from implement.serve.schemas import (

@@ -18,7 +18,7 @@ import httpx
 from implement.agents import AgentBuilder, policy_spec
 from implement.agents.base import Agent, Decision, EpisodeOutcome, TaskMemory
 from implement.config import Config
-from implement.envs.alfworld import Observation, Task
+from implement.envs.base import Observation, Task
 from implement.envs.games import Game
 from implement.errors import ConfigError, ImplementError
 from implement.state import SymbolicState, initial_state
