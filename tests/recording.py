@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fake_openai import FakeOpenAIServer, FaultPlan
 from implement.llm.base import Completion, Message
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fake_openai import FakeOpenAIServer, FaultPlan
 from implement.agents import Agent, agent_builder
 from implement.agents.base import Decision, TaskMemory
 from implement.agents.baselines import FAILED_EPISODE, REFLECTIONS, ReactAgent, ReflexionAgent
@@ -21,7 +22,6 @@ from implement.envs.alfworld import Observation, Task
 from implement.envs.games import TASK_TYPES, Game
 from implement.errors import ConfigError
 from implement.eval.runner import Progress, evaluate
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
 from implement.llm.scripted import Script
 from implement.prompts.react import (
     EXAMPLES,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from fake_openai import FakeOpenAIServer, FaultPlan
 from implement.config import LLMConfig
 from implement.llm import LLMError, ResponseCache, make_chat_model
 from implement.llm.cache import CachedChatModel
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
 from implement.llm.openai_chat import OpenAIChatModel
 
 KEY = "sk-test-0123456789-never-logged"

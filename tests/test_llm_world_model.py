@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from fake_openai import FakeOpenAIServer
 from implement.config import LLMConfig
 from implement.llm import make_chat_model
 from implement.llm.base import Completion, LLMError, Message, Usage
-from implement.llm.fake_server import FakeOpenAIServer
 from implement.llm.scripted import Script, ScriptedChatModel
 from implement.prompts.world_model import (
     PER_TAG,
