@@ -25,10 +25,12 @@ from implement.eval.runner import Progress, evaluate
 from implement.llm.scripted import Script
 from implement.prompts.react import (
     EXAMPLES,
-    REACT_PROMPT_VERSION,
     REFLECTIONS_HEAD,
     SYSTEM_TEXT,
     react_messages,
+)
+from implement.prompts.react import (
+    VERSION as REACT_PROMPT_VERSION,
 )
 from recording import served
 

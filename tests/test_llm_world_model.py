@@ -17,11 +17,13 @@ from implement.llm.scripted import Script, ScriptedChatModel
 from implement.prompts.world_model import (
     PER_TAG,
     PRE_TAG,
-    PROMPT_VERSION,
     SYSTEM_TEXT,
     answer_message,
     perception_messages,
     prediction_messages,
+)
+from implement.prompts.world_model import (
+    VERSION as PROMPT_VERSION,
 )
 from implement.state import ReceptacleState, SymbolicState, update_state
 from implement.world_model.base import Conditions, FailedAction, WorldModel
