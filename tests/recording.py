@@ -16,7 +16,7 @@ class Recorder:
     """A chat model passing requests on to a real client, keeping every conversation sent."""
 
     def __init__(self, inner: OpenAIChatModel) -> None:
-        self.inner, self.name, self.usage = inner, inner.name, inner.usage
+        self.inner, self.name, self.identity, self.usage = inner, inner.name, inner.identity, inner.usage
         self.sent: list[list[Message]] = []
 
     async def chat(self, messages: list[Message], **kwargs: Any) -> list[Completion]:
