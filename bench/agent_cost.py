@@ -40,13 +40,16 @@ from implement.envs.games import DATA_VERSION, Game, find_games
 from implement.eval.runner import evaluate
 from implement.llm.base import ChatModel, Message
 from implement.llm.cache import CachedChatModel, ResponseCache
-from implement.llm.fake_server import FakeOpenAIServer, subprocess_server
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script, last_user_text
 from implement.prompts.world_model import PER_TAG, PRE_TAG
 from implement.state import SymbolicState, update_state
 from implement.world_model.llm import LLMWorldModel
 from implement.world_model.parsing import json_objects
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-side servers, small games
+from fake_openai import FakeOpenAIServer
+from servers import subprocess_server
 
 SPLIT = "bench"
 _ADMISSIBLE = re.compile(r"Admissible commands:\n(.*?)(?:\n\n|$)", re.DOTALL)
@@ -241,13 +244,7 @@ def parallel_speedup(
 
 def serve(port: int, latency: float) -> None:
     """The fake server with the trace script, in the foreground (for `server_process`)."""
-    import uvicorn
-
-    fake = FakeOpenAIServer(TraceScript(), latency=latency)
-    config = uvicorn.Config(
-        fake.app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
-    )
-    fake.server(config).run()
+    FakeOpenAIServer(TraceScript(), latency=latency).serve("127.0.0.1", port, log_level="warning")
 
 
 def main() -> None:
@@ -266,7 +263,6 @@ def main() -> None:
         serve(args.serve, args.latency)
         return
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from alfgames import standard_games
 
     with tempfile.TemporaryDirectory(prefix="agent-cost-") as tmp:

@@ -22,10 +22,15 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import openai
 
-from implement.llm.fake_server import FakeOpenAIServer, subprocess_server
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test-side fake server
+from fake_openai import FakeOpenAIServer
+from servers import subprocess_server
+
+FAKE_SERVER = Path(__file__).resolve().parents[1] / "tests" / "fake_openai.py"
 
 MESSAGES = [{"role": "user", "content": "go to the kitchen"}]
 
@@ -45,8 +50,7 @@ def server_process(latency: float) -> AbstractContextManager[str]:
     return subprocess_server(
         lambda port: [
             sys.executable,
-            "-m",
-            "implement.llm.fake_server",
+            str(FAKE_SERVER),
             "--port",
             str(port),
             "--latency",

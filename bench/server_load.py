@@ -31,11 +31,11 @@ from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.base import Task
 from implement.envs.games import DATA_VERSION, find_games
-from implement.llm.fake_server import subprocess_server
 from implement.state import SymbolicState, initial_state
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from alfgames import standard_games
+from servers import subprocess_server
 
 SCRIPT = Path(__file__).parent.parent / "examples" / "scripted_policy.json"
 POLICY = f"scripted:{SCRIPT}"

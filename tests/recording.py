@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fake_openai import FakeOpenAIServer, FaultPlan
 from implement.llm.base import Completion, Message
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script
 
@@ -16,7 +16,7 @@ class Recorder:
     """A chat model passing requests on to a real client, keeping every conversation sent."""
 
     def __init__(self, inner: OpenAIChatModel) -> None:
-        self.inner, self.name, self.usage = inner, inner.name, inner.usage
+        self.inner, self.name, self.identity, self.usage = inner, inner.name, inner.identity, inner.usage
         self.sent: list[list[Message]] = []
 
     async def chat(self, messages: list[Message], **kwargs: Any) -> list[Completion]:

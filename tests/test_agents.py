@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from alfworld.gen import goal_library
 
+from fake_openai import FakeOpenAIServer
 from implement.agents import Agent
 from implement.agents.belief import exact_belief
 from implement.agents.goals import GoalParseError, parse_goal
@@ -22,7 +23,6 @@ from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import TASK_TYPES, Game, read_walkthrough
 from implement.eval.runner import evaluate
-from implement.llm.fake_server import FakeOpenAIServer
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script
 from implement.state import SymbolicState, initial_state, update_state
@@ -185,8 +185,8 @@ def test_metaicl_conditions_reach_the_prompt_of_the_same_game_only(
 
 def test_the_llm_summarizer_writes_the_belief_text_over_http() -> None:
     """`policy.summarizer = <LLM spec>`: the text comes from the model, the counts stay exact."""
+    from fake_openai import FaultPlan
     from implement.agents import make_summarizer
-    from implement.llm.fake_server import FaultPlan
 
     state = SymbolicState.from_dict(
         {"agent_location": "middle of room", "inventory": "nothing",

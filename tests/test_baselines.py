@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fake_openai import FakeOpenAIServer, FaultPlan
 from implement.agents import Agent, agent_builder
 from implement.agents.base import Decision, TaskMemory
 from implement.agents.baselines import FAILED_EPISODE, REFLECTIONS, ReactAgent, ReflexionAgent
@@ -21,14 +22,15 @@ from implement.envs.base import Observation, Task
 from implement.envs.games import TASK_TYPES, Game
 from implement.errors import ConfigError
 from implement.eval.runner import Progress, evaluate
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
 from implement.llm.scripted import Script
 from implement.prompts.react import (
     EXAMPLES,
-    REACT_PROMPT_VERSION,
     REFLECTIONS_HEAD,
     SYSTEM_TEXT,
     react_messages,
+)
+from implement.prompts.react import (
+    VERSION as REACT_PROMPT_VERSION,
 )
 from recording import served
 

@@ -19,8 +19,8 @@ from implement.config import Config
 from implement.eval.rundir import RunDir
 from implement.eval.runner import evaluate, run_summary
 from implement.jsonl import read_jsonl
-from implement.llm.fake_server import serving
 from implement.serve.dashboard import dashboard_router
+from servers import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -319,7 +319,7 @@ def test_dashboard_command_serves_the_runs(runs_root: Path) -> None:
     import subprocess
     import sys
 
-    from implement.llm.fake_server import free_port, wait_for_http
+    from servers import free_port, wait_for_http
 
     missing = subprocess.run([sys.executable, "-m", "implement.cli", "dashboard", str(runs_root / "nope")],
                              capture_output=True, text=True, timeout=60)  # fmt: skip

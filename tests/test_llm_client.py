@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
 import pytest
 
+from fake_openai import FakeOpenAIServer, FaultPlan
 from implement.config import LLMConfig
 from implement.llm import LLMError, ResponseCache, make_chat_model
 from implement.llm.cache import CachedChatModel
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan
 from implement.llm.openai_chat import OpenAIChatModel
 
 KEY = "sk-test-0123456789-never-logged"
@@ -150,3 +151,36 @@ def test_one_model_serves_several_event_loops() -> None:
         first = asyncio.run(model.chat(ask(1)))
         second = asyncio.run(model.chat(ask(2)))
     assert [first[0].text, second[0].text] == ["echo[0]: question 1", "echo[0]: question 2"]
+
+
+def test_clients_and_semaphores_are_held_per_loop_object() -> None:
+    """A new loop never gets an old loop's client or semaphore, even where it reuses its id."""
+    from implement.llm.openai_chat import _semaphores, endpoint_semaphore
+
+    model = client("http://127.0.0.1:9/v1")
+
+    async def grab() -> tuple[object, asyncio.Semaphore]:
+        return model.client, endpoint_semaphore(model.endpoint, 1)
+
+    loop = asyncio.new_event_loop()
+    first_client, first_semaphore = loop.run_until_complete(grab())
+    assert loop in model._clients and loop in _semaphores
+    loop.close()
+    del loop
+    gc.collect()
+    assert len(model._clients) == 0 and all(model.endpoint not in s for s in _semaphores.values())
+    second_client, second_semaphore = asyncio.run(grab())
+    assert second_client is not first_client and second_semaphore is not first_semaphore
+
+
+def test_a_limit_of_one_works_in_loop_after_loop() -> None:
+    """Loop after loop (asyncio.run), requests queue on a working semaphore of their loop."""
+    with FakeOpenAIServer(latency=0.05).running() as url:
+        model = client(url, concurrency=1)
+
+        async def three() -> list[str]:
+            answers = await asyncio.wait_for(asyncio.gather(*(model.chat(ask(i)) for i in range(3))), 10)
+            return [answer[0].text for answer in answers]
+
+        for _ in range(3):
+            assert asyncio.run(three()) == [f"echo[0]: question {i}" for i in range(3)]

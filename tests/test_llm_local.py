@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("llama_cpp", reason="the `local` extra (llama-cpp-python) is not installed")
 
 from implement.llm import LLMError, make_chat_model
-from implement.llm.fake_server import free_port, wait_for_http
 from implement.llm.local import embedded_model_path
+from servers import free_port, wait_for_http
 
 pytestmark = pytest.mark.slow
 QUESTION = [{"role": "user", "content": "Name one fruit."}]

@@ -88,3 +88,39 @@ def test_a_usage_ledger_counts_only_its_own_context() -> None:
 
     assert asyncio.run(both()) == [306, 510]
     assert model.usage.requests == 8 and model.usage.completions == 16
+
+
+def test_local_and_hf_identities_follow_the_weights(tmp_path: Path) -> None:
+    from implement.llm.hf import hf_identity
+    from implement.llm.local import local_identity
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF v1")
+    first = local_identity(gguf, seed=0)
+    assert first.startswith(f"local:{gguf.resolve()}:") and first.endswith(":seed=0")
+    assert local_identity(gguf, seed=1) != first
+    gguf.write_bytes(b"GGUF v2 longer")
+    assert local_identity(gguf, seed=0) != first
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "smollm2-135m"}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights 1")
+    trained = hf_identity(adapter, seed=0)
+    assert trained.startswith(f"hf:{adapter.resolve()}:") and trained == hf_identity(adapter, seed=0)
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights 2")  # same size: the bytes tell
+    assert hf_identity(adapter, seed=0) != trained
+    assert (
+        hf_identity("HuggingFaceTB/SmolLM2-135M-Instruct", seed=0)
+        == "hf:HuggingFaceTB/SmolLM2-135M-Instruct:seed=0"
+    )
+
+
+def test_scripted_identity_is_the_scripts_content(tmp_path: Path) -> None:
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps({"rules": [{"match": "x", "responses": ["a"]}]}))
+    again = tmp_path / "again.json"
+    again.write_text(path.read_text())
+    same, twin = make_chat_model(f"scripted:{path}"), make_chat_model(f"scripted:{again}")
+    assert same.identity == twin.identity != make_chat_model("scripted:").identity
+    assert same.identity.startswith("scripted:")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from fake_openai import FaultPlan
 from implement.agents import Agent, make_policy
 from implement.agents.belief import Belief
 from implement.agents.implement import ImplementAgent
@@ -19,8 +20,8 @@ from implement.agents.policy import PolicyReply, PolicyView
 from implement.config import Config
 from implement.envs.games import Game
 from implement.eval.runner import evaluate
-from implement.llm.fake_server import FaultPlan
-from implement.prompts.policy import POLICY_PROMPT_VERSION, SYSTEM_TEXT, policy_messages
+from implement.prompts.policy import SYSTEM_TEXT, policy_messages
+from implement.prompts.policy import VERSION as POLICY_PROMPT_VERSION
 from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.symbolic import SymbolicWorldModel
 from recording import Recorder, served

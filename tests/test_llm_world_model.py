@@ -9,19 +9,21 @@ from typing import Any
 
 import pytest
 
+from fake_openai import FakeOpenAIServer
 from implement.config import LLMConfig
 from implement.llm import make_chat_model
 from implement.llm.base import Completion, LLMError, Message, Usage
-from implement.llm.fake_server import FakeOpenAIServer
 from implement.llm.scripted import Script, ScriptedChatModel
 from implement.prompts.world_model import (
     PER_TAG,
     PRE_TAG,
-    PROMPT_VERSION,
     SYSTEM_TEXT,
     answer_message,
     perception_messages,
     prediction_messages,
+)
+from implement.prompts.world_model import (
+    VERSION as PROMPT_VERSION,
 )
 from implement.state import ReceptacleState, SymbolicState, update_state
 from implement.world_model.base import Conditions, FailedAction, WorldModel

@@ -171,7 +171,7 @@ def test_collected_data_trains_a_world_model_that_serves_and_evaluates(
     """The whole chain on the built games: collect → prepare → curate → train → wm eval, in process
     (`hf:`) and behind `serve-wm` over HTTP."""
     pytest.importorskip("trl")
-    from implement.llm.fake_server import free_port, wait_for_http
+    from servers import free_port, wait_for_http
 
     ok(
         cli(

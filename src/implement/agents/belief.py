@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from implement.llm.base import ChatModel, LLMError
+from implement.prompts.belief import summary_messages
 from implement.state import SymbolicState, diff_states, object_type
 
 
@@ -106,14 +107,6 @@ def _describe(state: SymbolicState, belief: Belief) -> str:
     return "; ".join(parts) + "."
 
 
-SUMMARY_PROMPT = (
-    "You summarize imagined outcomes of one action in a household task. Given the action and the "
-    "distinct imagined changes with how many samples showed each, write two or three neutral "
-    "sentences: what changes, where the agent would be, what it would hold, which objects each "
-    "receptacle would show and how likely each is (as percentages). Do not recommend anything."
-)
-
-
 async def llm_belief(
     chat_model: ChatModel, state: SymbolicState, action: str, samples: list[SymbolicState], *, max_tokens: int
 ) -> Belief:
@@ -125,11 +118,7 @@ async def llm_belief(
     belief = exact_belief(state, action, samples)
     if belief.samples == 0:
         return belief
-    outcomes = "\n".join(f"- {c}/{belief.samples} samples: {json.dumps(d)}" for d, c in belief.outcomes)
-    messages = [
-        {"role": "system", "content": SUMMARY_PROMPT},
-        {"role": "user", "content": f"Action: {action}\nImagined changes:\n{outcomes}"},
-    ]
+    messages = summary_messages(action, belief.outcomes, belief.samples)
     try:
         (completion, *_) = await chat_model.chat(messages, n=1, temperature=0.0, max_tokens=max_tokens)
     except (LLMError, ValueError) as exc:

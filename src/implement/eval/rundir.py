@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from implement.errors import ImplementError
 from implement.jsonl import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic, write_line
+from implement.prompts import prompt_versions
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class RunDir:
         meta = {
             **meta,
             "versions": versions(),
+            "prompt_versions": prompt_versions(),
             "git_revision": git_revision(),
             "started_at": datetime.now(timezone.utc).isoformat(),
         }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from implement.errors import ImplementError
@@ -102,10 +104,36 @@ def usage_ledger() -> Iterator[Usage]:
         _LEDGER.reset(token)
 
 
+def fingerprint(path: Path, *, content: bool = False) -> str:
+    """A short hash of a file, or of a folder's top-level files: their names, sizes and modification
+    times, or (`content`) their bytes. Part of a model's identity: new weights, a new fingerprint."""
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0")
+        if content:
+            with file.open("rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+        else:
+            stat = file.stat()
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
 class ChatModel(Protocol):
-    """`chat` returns `n` completions of one conversation."""
+    """`chat` returns `n` completions of one conversation.
+
+    `name` is the model's name (what an endpoint is asked for); `identity` says which model
+    answers, precisely enough that two models with one identity give the same answers:
+    backend, endpoint or weights, name (`openai:URL:MODEL`, `local:GGUF:FINGERPRINT:seed=S`,
+    `hf:DIR:FINGERPRINT:seed=S`, `scripted:SCRIPT_HASH`). The response cache keys on it.
+    """
 
     name: str
+
+    @property
+    def identity(self) -> str: ...
 
     @property
     def usage(self) -> Usage: ...

@@ -1,14 +1,19 @@
 """A SQLite cache of model answers, and the `ChatModel` wrapper that uses it.
 
-The key hashes only what changes an answer: model, messages, temperature, max_tokens
-(never timeouts or keys). Each sample is stored under (key, sample index), so a request
-for n samples reuses the ones it has and asks the model only for the rest, and a re-run
-of a seeded experiment replays exactly, samples at temperature > 0 included. The file is
-safe for concurrent writers (WAL journal, busy timeout, one transaction per write).
+The key hashes only what changes an answer: the model's identity (backend, endpoint or
+weights, name: two servers under one served name are two models), messages, temperature,
+max_tokens (never timeouts or keys). Each sample is stored under (key, sample index), so a
+request for n samples reuses the ones it has and asks the model only for the rest, and a
+re-run of a seeded experiment replays exactly, samples at temperature > 0 included. The
+prompts' versions are not in the key: the messages hold the prompt text itself, so a changed
+prompt is a new key, and a version bump that leaves the text alone changes no answer. The file
+is safe for concurrent writers (WAL journal, busy timeout, one transaction per write); reads
+and writes run in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -30,8 +35,11 @@ CREATE TABLE IF NOT EXISTS samples (
 """
 
 
-def cache_key(model: str, messages: list[Message], **params: Any) -> str:
-    payload = json.dumps({"model": model, "messages": messages, **params}, sort_keys=True, ensure_ascii=False)
+def cache_key(identity: str, messages: list[Message], **params: Any) -> str:
+    """The key of a request to the model `identity` (`ChatModel.identity`)."""
+    payload = json.dumps(
+        {"model": identity, "messages": messages, **params}, sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -87,14 +95,18 @@ class CachedChatModel:
         self.name = model.name
 
     @property
+    def identity(self) -> str:
+        return self.model.identity
+
+    @property
     def usage(self) -> Usage:
         return self.model.usage
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
     ) -> list[Completion]:
-        key = cache_key(self.name, messages, temperature=temperature, max_tokens=max_tokens)
-        found = self.cache.get(key, n)
+        key = cache_key(self.identity, messages, temperature=temperature, max_tokens=max_tokens)
+        found = await asyncio.to_thread(self.cache.get, key, n)
         missing = [i for i in range(n) if i not in found]
         self.usage.cache_hits += n - len(missing)
         self.usage.cache_misses += len(missing)
@@ -103,6 +115,6 @@ class CachedChatModel:
                 messages, n=len(missing), temperature=temperature, max_tokens=max_tokens
             )
             new = dict(zip(missing, fresh, strict=True))
-            self.cache.put(key, new)
+            await asyncio.to_thread(self.cache.put, key, new)
             found.update(new)
         return [found[i] for i in range(n)]

@@ -16,7 +16,7 @@ async def check_model(model: ChatModel) -> dict[str, Any]:
     report: dict[str, Any] = {"model": model.name}
     if isinstance(model, OpenAIChatModel):
         client = model.client
-        report["endpoint"] = model.base_url or "https://api.openai.com/v1"
+        report["endpoint"] = model.endpoint
         report["served_models"] = [m.id async for m in client.models.list()]
     started = time.perf_counter()
     (answer,) = await model.chat(PROBE, n=1, temperature=0.0, max_tokens=16)

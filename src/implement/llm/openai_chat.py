@@ -4,15 +4,18 @@ The client owns its retry policy (the SDK's own retries are off): 429, 5xx, time
 connection errors and malformed responses are retried with jittered exponential backoff
 (honouring `Retry-After`), a bounded number of times. Requests to one endpoint share a
 concurrency limit. Servers that return fewer choices than `n` are topped up with further
-requests. API keys never appear in errors or logs.
+requests. API keys never appear in errors or logs. SDK clients and semaphores belong to one
+event loop: they are held per loop object (weakly), so a new loop never gets an old one's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
+import weakref
 from typing import Any, cast
 
 from implement.llm.base import Completion, LLMError, Message, Usage
@@ -27,17 +30,20 @@ PRICES: dict[str, tuple[float, float]] = {
     "gpt-4.1-mini": (0.4, 1.6),
     "gpt-4.1-nano": (0.1, 0.4),
 }
+OPENAI_URL = "https://api.openai.com/v1"  # the SDK's endpoint when none is given
 _RETRY_STATUS = {408, 409, 429}
-_semaphores: dict[tuple[str, int], asyncio.Semaphore] = {}
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
 _unpriced_warned: set[str] = set()
 
 
 def endpoint_semaphore(endpoint: str, limit: int) -> asyncio.Semaphore:
     """The concurrency limit shared by every client of `endpoint` in the running event loop."""
-    key = (endpoint, id(asyncio.get_running_loop()))
-    if key not in _semaphores:
-        _semaphores[key] = asyncio.Semaphore(limit)
-    return _semaphores[key]
+    per_endpoint = _semaphores.setdefault(asyncio.get_running_loop(), {})
+    if endpoint not in per_endpoint:
+        per_endpoint[endpoint] = asyncio.Semaphore(limit)
+    return per_endpoint[endpoint]
 
 
 def price_of(model: str, prices: dict[str, tuple[float, float]]) -> tuple[float, float]:
@@ -69,6 +75,9 @@ class OpenAIChatModel:
 
         self.name = model
         self.base_url = base_url
+        # where the requests go, as the SDK resolves it
+        self.endpoint = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
+        self.identity = f"openai:{self.endpoint}:{model}"
         self.usage = Usage()
         self.max_retries = max_retries
         self.concurrency = concurrency
@@ -80,13 +89,13 @@ class OpenAIChatModel:
             "base_url": base_url,
             "timeout": timeout,
         }
-        self._clients: dict[int, Any] = {}
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._rng = random.Random()
 
     @property
     def client(self) -> Any:
         """The SDK client of the running event loop (its connections belong to one loop)."""
-        loop = id(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         if loop not in self._clients:
             self._clients[loop] = self._openai.AsyncOpenAI(**self._client_options, max_retries=0)
         return self._clients[loop]
@@ -110,7 +119,7 @@ class OpenAIChatModel:
     ) -> list[Completion]:
         for attempt in range(self.max_retries + 1):
             try:
-                async with endpoint_semaphore(self.base_url or "openai", self.concurrency):
+                async with endpoint_semaphore(self.endpoint, self.concurrency):
                     started = time.perf_counter()
                     response = await self.client.chat.completions.create(
                         model=self.name,

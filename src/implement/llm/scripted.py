@@ -12,6 +12,7 @@ sample index. With no script at all, every answer is an echo.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -37,6 +38,13 @@ class Script:
     rules: list[tuple[re.Pattern[str], list[str]]] = field(default_factory=list)
     default: str | None = None
     _turns: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """A short hash of the rules and the default: what the script answers."""
+        rules = [[pattern.pattern, responses] for pattern, responses in self.rules]
+        text = json.dumps({"rules": rules, "default": self.default}, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod
     def load(cls, path: Path | str) -> Script:
@@ -88,6 +96,10 @@ class ScriptedChatModel:
         self.name = name
         self.script = script
         self.usage = Usage()
+
+    @property
+    def identity(self) -> str:
+        return f"scripted:{self.script.digest}"
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512

@@ -1,3 +1,23 @@
-"""Every prompt template of the package, in one place and versioned."""
+"""Every prompt template of the package, in one place and versioned.
+
+Each module holds one component's prompt text and its `VERSION`, bumped with any change of
+the text: `belief` (the LLM belief summarizer), `policy` (the LLM policy), `react` (ReAct and
+Reflexion), `world_model` (perception and prediction, also the training data's format).
+`prompt_versions()` is what runs (`run.json`) and training outputs (`implement_train.json`)
+record.
+"""
 
 from __future__ import annotations
+
+
+def prompt_versions() -> dict[str, str]:
+    """Prompt module name -> its version."""
+    # imported here: the prompt modules import the components they describe, which import this package
+    from implement.prompts import belief, policy, react, world_model
+
+    return {
+        module.__name__.rsplit(".", 1)[1]: module.VERSION for module in (belief, policy, react, world_model)
+    }
+
+
+__all__ = ["prompt_versions"]

@@ -5,7 +5,7 @@ JSON object `{"thought", "help", "action", "proposals"}`. help = true asks the w
 model to imagine the proposed actions first; help = false executes `action`. The user
 message carries the round's inputs and closes with what this round allows: propose or
 choose, choose now (`view.final`), or choose any admissible command (no imagination).
-A change of this text is a change of `POLICY_PROMPT_VERSION`.
+A change of this text is a change of `VERSION`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from implement.agents.policy import PolicyView
 from implement.llm.base import Message
 
-POLICY_PROMPT_VERSION = "policy-1"
+VERSION = "policy-1"
 
 SYSTEM_TEXT = """\
 You control an agent in a text household (ALFWorld). The agent completes one task, such as \
@@ -90,4 +90,4 @@ def policy_messages(view: PolicyView, max_proposals: int) -> list[Message]:
     return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": "\n\n".join(lines)}]
 
 
-__all__ = ["POLICY_PROMPT_VERSION", "SYSTEM_TEXT", "policy_messages"]
+__all__ = ["SYSTEM_TEXT", "VERSION", "policy_messages"]

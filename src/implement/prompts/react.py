@@ -5,7 +5,7 @@ solved example of the episode's task type, the reflections of earlier trials (Re
 only) and the episode's transcript so far; the model answers one line, a thought
 ("think: ...") or a command. A Reflexion request shows a failed transcript and asks what
 went wrong and a plan. The examples were written for this package in ALFWorld's text style.
-A change of this text is a change of `REACT_PROMPT_VERSION`.
+A change of this text is a change of `VERSION`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from implement.errors import UnknownNameError
 from implement.llm.base import Message
 
-REACT_PROMPT_VERSION = "react-1"
+VERSION = "react-1"
 
 SYSTEM_TEXT = """\
 You control an agent in a text household (ALFWorld) and complete the task given at the start \
@@ -205,9 +205,9 @@ def reflection_messages(transcript: str, steps: int) -> list[Message]:
 
 __all__ = [
     "EXAMPLES",
-    "REACT_PROMPT_VERSION",
     "REFLECTIONS_HEAD",
     "SYSTEM_TEXT",
+    "VERSION",
     "example_for",
     "react_messages",
     "reflection_messages",

@@ -5,7 +5,7 @@ from what the environment answered) or `[PRE]` (prediction: the imagined next st
 Both modes share one system text that defines the symbolic state format, and both answer
 with the state as one JSON object. These functions are the single source of the world
 model's prompt text: `LLMWorldModel` sends them and the curate step builds training data
-from them, so a change here is a change of `PROMPT_VERSION`.
+from them, so a change here is a change of `VERSION`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from implement.llm.base import Message
 from implement.state import SymbolicState
 from implement.world_model.base import Conditions
 
-PROMPT_VERSION = "wm-1"
+VERSION = "wm-1"
 PER_TAG = "[PER]"
 PRE_TAG = "[PRE]"
 

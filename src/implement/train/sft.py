@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from implement.config import TrainingConfig
 from implement.errors import DataError
 from implement.llm.base import message_text
+from implement.prompts import prompt_versions
 from implement.train.base_models import resolve_base_model
 
 if TYPE_CHECKING:
@@ -389,6 +390,7 @@ def train_world_model(
                 "torch": torch.__version__, "transformers": transformers.__version__,
                 "peft": peft.__version__, "trl": trl.__version__,
             },
+            "prompt_versions": prompt_versions(),
         }  # fmt: skip
         (output_dir / TRAIN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     logger.info(

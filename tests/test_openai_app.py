@@ -1,4 +1,5 @@
-"""The fake OpenAI server, over real HTTP: the official SDK and httpx as clients."""
+"""The OpenAI app (`implement.serve.openai_app`) and the test-side fake server with its faults, over
+real HTTP: the official SDK and httpx as clients."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -19,9 +21,11 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from implement.llm.base import LLMError
-from implement.llm.fake_server import FakeOpenAIServer, FaultPlan, free_port
+from fake_openai import FakeOpenAIServer, FaultPlan
+from implement.llm.base import Completion, LLMError, Message, Usage
 from implement.llm.scripted import Script
+from implement.serve.openai_app import create_openai_app
+from servers import free_port, serving
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -290,9 +294,8 @@ def test_shutdown_is_prompt_with_a_hung_request_in_flight() -> None:
     assert outcome.get("status") == 503 or "error" in outcome
 
 
-def test_cli_serves_in_the_foreground() -> None:
-    port = free_port()
-    command = [sys.executable, "-m", "implement.llm.fake_server", "--port", str(port), "--latency", "0.01"]
+def _serve_in_the_foreground(command: list[str], port: int) -> None:
+    """Run a server command, ask it one chat request, stop it: it answers, then stops gracefully."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
@@ -312,3 +315,66 @@ def test_cli_serves_in_the_foreground() -> None:
     assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it handled
     assert b"Uvicorn running" in output
     assert b"Finished server process" in output  # a graceful stop
+
+
+def test_cli_serves_in_the_foreground() -> None:
+    port = free_port()
+    _serve_in_the_foreground([sys.executable, "-m", "implement.serve.openai_app", "--port", str(port)], port)
+
+
+def test_the_fake_servers_cli_serves_in_the_foreground() -> None:
+    port = free_port()
+    script = str(Path(__file__).parent / "fake_openai.py")
+    _serve_in_the_foreground([sys.executable, script, "--port", str(port), "--latency", "0.01"], port)
+
+
+# -- the app on any chat model -----------------------------------------------------------------------
+
+
+class Asked:
+    """A chat model that keeps what it was asked, and fails on demand."""
+
+    name, identity = "asked", "asked"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.usage = Usage()
+        self.calls: list[dict[str, Any]] = []
+        self.fail = fail
+
+    async def chat(
+        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
+    ) -> list[Completion]:
+        self.calls.append(dict(messages=messages, n=n, temperature=temperature, max_tokens=max_tokens))
+        if self.fail:
+            raise LLMError("out of memory")
+        return [Completion(f"answer {i}") for i in range(n)]
+
+
+def test_the_app_passes_sampling_settings_to_its_chat_model() -> None:
+    model = Asked()
+    app = create_openai_app(model, served_name="wm_metaicl")
+    with serving(app) as root:
+        models = sdk(f"{root}/v1", lambda c: c.models.list())
+        answer = sdk(
+            f"{root}/v1",
+            lambda c: c.chat.completions.create(
+                model="wm_metaicl", messages=HELLO, n=2, temperature=0.7, max_tokens=33
+            ),
+        )
+        default = post(f"{root}/v1", {"messages": HELLO}).json()
+    assert [m.id for m in models.data] == ["wm_metaicl"]
+    assert [c.message.content for c in answer.choices] == ["answer 0", "answer 1"]
+    assert answer.usage.completion_tokens == 4 and answer.model == "wm_metaicl"
+    assert model.calls[0] == {"messages": HELLO, "n": 2, "temperature": 0.7, "max_tokens": 33}
+    assert model.calls[1] == {"messages": HELLO, "n": 1, "temperature": 1.0, "max_tokens": 512}
+    assert default["model"] == "wm_metaicl"
+
+
+def test_a_failing_chat_model_is_a_500_and_a_key_is_checked() -> None:
+    app = create_openai_app(Asked(fail=True), served_name="m", require_key="sk-1")
+    with serving(app) as root:
+        failed = post(f"{root}/v1", headers={"Authorization": "Bearer sk-1"})
+        refused = post(f"{root}/v1")
+        models = httpx.get(f"{root}/v1/models", trust_env=False)
+    assert failed.status_code == 500 and "out of memory" in failed.json()["error"]["message"]
+    assert refused.status_code == 401 and models.status_code == 401
