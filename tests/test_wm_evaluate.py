@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from implement.envs import AlfworldEnv, Game
+from implement.metaicl import Conditions
 from implement.state import SymbolicState
-from implement.world_model import Conditions
 from implement.world_model.evaluate import evaluate_world_model, play_transitions
 
 
