@@ -17,8 +17,8 @@ from implement.envs.alfworld import AlfworldEnv
 from implement.envs.base import Observation, Task
 from implement.envs.games import Game
 from implement.errors import ContractError
+from implement.metaicl import Conditions
 from implement.state import SymbolicState, initial_state
-from implement.world_model.base import Conditions
 from implement.world_model.checker import check_world_model
 from implement.world_model.registry import make_world_model
 from implement.world_model.symbolic import SymbolicWorldModel

@@ -19,20 +19,15 @@ from implement.data.collect import (
     collect,
     open_collection,
 )
-from implement.data.conditions import extract_conditions, read_conditions, write_conditions
 from implement.data.curate import PERCEPTION_FILE, PREDICTION_FILE, curate
 from implement.data.prepare import CONDITIONS_DIR, SAMPLES_FILE, prepare
 from implement.errors import ConfigError, DataError, ImplementError
 from implement.eval.runner import evaluate
 from implement.jsonl import read_jsonl
+from implement.metaicl import Conditions, extract_conditions, read_conditions, write_conditions
 from implement.prompts.world_model import answer_message, perception_messages, prediction_messages
 from implement.state import SymbolicState, initial_state, update_state
-from implement.world_model.base import (
-    Conditions,
-    action_target,
-    closed_unvisited_target,
-    is_information_gathering,
-)
+from implement.world_model.base import action_target, closed_unvisited_target, is_information_gathering
 
 
 def _settings(data_root: Path, **changes: Any) -> CollectSettings:

@@ -14,6 +14,7 @@ from implement.config import LLMConfig
 from implement.llm import make_chat_model
 from implement.llm.base import Completion, LLMError, Message, Usage
 from implement.llm.scripted import Script, ScriptedChatModel
+from implement.metaicl import Conditions, FailedAction
 from implement.prompts.world_model import (
     PER_TAG,
     PRE_TAG,
@@ -26,7 +27,7 @@ from implement.prompts.world_model import (
     VERSION as PROMPT_VERSION,
 )
 from implement.state import ReceptacleState, SymbolicState, update_state
-from implement.world_model.base import Conditions, FailedAction, WorldModel
+from implement.world_model.base import WorldModel
 from implement.world_model.llm import LLMWorldModel
 from implement.world_model.parsing import StateParseError, parse_state
 

@@ -1,23 +1,33 @@
-"""MetaICL conditions: collection from a trajectory, merging, seeded selection, formatting, memory."""
+"""MetaICL conditions: collection, merging, seeded selection, training subsets, formatting, memory, store."""
 
 from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from implement.agents.base import TaskMemory
-from implement.state import ReceptacleState, SymbolicState
-from implement.world_model.base import Conditions, FailedAction
-from implement.world_model.metaicl import (
+from implement.errors import DataError
+from implement.metaicl import (
     MEMORY_KEY,
+    Conditions,
+    FailedAction,
     collect_conditions,
     conditions_from_memory,
-    format_conditions,
     merge_conditions,
+    read_conditions,
     remember_trajectory,
     select_conditions,
     store_conditions,
+    training_subset,
+    write_conditions,
 )
+from implement.prompts.world_model import format_conditions
+from implement.state import ReceptacleState, SymbolicState
 
 
 def state(
@@ -188,3 +198,40 @@ def test_task_memory_round_trip_across_trials() -> None:
     assert again == merged  # nothing new
     store_conditions(restored.data, Conditions())
     assert restored.data[MEMORY_KEY] == {"object_lists": {}, "failed_actions": []}
+
+
+def test_training_subsets_are_seeded_and_give_object_lists_only_to_information_gathering() -> None:
+    c = big_conditions()
+    a = [training_subset(c, information_gathering=True, rng=random.Random(3)) for _ in range(2)]
+    assert a[0] == a[1]
+    sizes = set()
+    rng = random.Random(0)
+    for _ in range(200):
+        names, indices = training_subset(c, information_gathering=True, rng=rng)
+        assert names == [n for n in c.object_lists if n in names]  # stored order
+        assert indices == sorted(indices) and all(0 <= i < len(c.failed_actions) for i in indices)
+        sizes.add(len(indices))
+        names, indices = training_subset(c, information_gathering=False, rng=rng)
+        assert names == []
+    assert 0 in sizes and len(c.failed_actions) in sizes  # sizes from 0 to all
+
+
+def test_store_round_trip_and_clear_errors(tmp_path: Path) -> None:
+    per_game = {"game a": collect_conditions(TRAJECTORY), "game b": Conditions()}
+    write_conditions(tmp_path / "c", per_game)
+    assert read_conditions(tmp_path / "c") == per_game
+    assert json.loads((tmp_path / "c" / "object_lists.json").read_text()) == {
+        g: c.object_lists for g, c in per_game.items()
+    }
+    with pytest.raises(DataError, match="not found"):
+        read_conditions(tmp_path / "missing")
+    (tmp_path / "c" / "failed_actions.json").write_text("[1]")
+    with pytest.raises(DataError, match="should map game ids"):
+        read_conditions(tmp_path / "c")
+
+
+def test_the_package_imports_no_game_engine() -> None:
+    heavy = "{'textworld', 'alfworld', 'pydantic', 'torch'}"
+    code = f"import sys, implement.metaicl; print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy}))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout == "[]\n"

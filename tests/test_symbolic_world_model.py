@@ -11,8 +11,9 @@ import pytest
 from alfgames import GameSpec, Placement, build_game
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game, read_walkthrough
+from implement.metaicl import Conditions
 from implement.state import SymbolicState, base_name, initial_state, object_type, update_state
-from implement.world_model.base import Conditions, action_target, is_information_gathering
+from implement.world_model.base import action_target, is_information_gathering
 from implement.world_model.evaluate import play_transitions
 from implement.world_model.symbolic import SymbolicWorldModel
 

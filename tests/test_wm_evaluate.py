@@ -6,8 +6,8 @@ import asyncio
 
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game
+from implement.metaicl import Conditions
 from implement.state import SymbolicState
-from implement.world_model import Conditions
 from implement.world_model.evaluate import evaluate_world_model, play_transitions
 
 

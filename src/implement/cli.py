@@ -435,7 +435,7 @@ def extract_conditions_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """MetaICL conditions (object_lists.json, failed_actions.json) from evaluation runs."""
-    from implement.data.conditions import extract_conditions, write_conditions
+    from implement.metaicl import extract_conditions, write_conditions
 
     skipped: list[str] = []
     try:

@@ -28,9 +28,9 @@ from implement.agents.policy import Policy, PolicyReply, PolicyView
 from implement.agents.rollout import lookahead
 from implement.envs.base import Observation, Task
 from implement.errors import AgentError, ConfigError
+from implement.metaicl import Conditions, Step, conditions_from_memory, remember_trajectory
 from implement.state import SymbolicState, initial_state
-from implement.world_model.base import Conditions, WorldModel
-from implement.world_model.metaicl import Step, conditions_from_memory, remember_trajectory
+from implement.world_model.base import WorldModel
 
 Summarizer = Callable[[SymbolicState, str, list[SymbolicState]], Awaitable[Belief]]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from implement.agents.goals import TREATMENT_APPLIANCE, Goal
 from implement.agents.planner import plan_step
+from implement.metaicl import Conditions
 from implement.state import SymbolicState, base_name, object_states, object_type, receptacle_type
-from implement.world_model.base import Conditions, WorldModel
+from implement.world_model.base import WorldModel
 
 _TREATMENTS = {appliance: verb for verb, appliance in TREATMENT_APPLIANCE.items()}
 _LAMPS = ("desklamp", "floorlamp")

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from implement.data.conditions import read_conditions
 from implement.data.prepare import CONDITIONS_DIR
 from implement.errors import DataError
 from implement.jsonl import read_jsonl, write_line
 from implement.llm.base import Message
+from implement.metaicl import Conditions, read_conditions
 from implement.prompts.world_model import answer_message, perception_messages, prediction_messages
 from implement.state import ReceptacleState, StateError, SymbolicState
-from implement.world_model.base import Conditions, closed_unvisited_target
+from implement.world_model.base import closed_unvisited_target
 
 PERCEPTION_FILE, PREDICTION_FILE = "curated_samples_perception.jsonl", "curated_samples_prediction.jsonl"
 

@@ -3,9 +3,7 @@
 The conditions of a task are what all its collected trajectories showed (several
 `--data-dirs` may hold runs of the same games): `collect_conditions` per trajectory,
 merged per game. Each transition then becomes one sample that carries a random subset of
-its game's conditions, of a size drawn uniformly from 0 to all: the model learns to use
-them when they are there and to imagine without them. Object lists (condition 1) are given
-only to information-gathering actions, as at inference. A sample names its conditions
+its game's conditions (`implement.metaicl.training_subset`). A sample names its conditions
 (receptacles of `object_lists`, indices into `failed_actions`); `implement curate` reads
 them from `conditions/` beside the samples.
 
@@ -21,12 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from implement.data.collect import TRAJECTORIES_FILE
-from implement.data.conditions import write_conditions
 from implement.errors import DataError
 from implement.jsonl import read_jsonl, write_line
+from implement.metaicl import (
+    Conditions,
+    Step,
+    collect_conditions,
+    merge_conditions,
+    training_subset,
+    write_conditions,
+)
 from implement.state import StateError, SymbolicState
-from implement.world_model.base import Conditions, is_information_gathering
-from implement.world_model.metaicl import Step, collect_conditions, merge_conditions
+from implement.world_model.base import is_information_gathering
 
 SAMPLES_FILE, CONDITIONS_DIR = "training_samples_metaicl.jsonl", "conditions"
 _COPIED = ("step", "action", "observation", "success", "state_before", "state_after")
@@ -83,12 +87,6 @@ def load_trajectories(data_dirs: Sequence[Path], skipped: list[str]) -> list[_Tr
     return found
 
 
-def _subset(items: list[Any], rng: random.Random) -> list[Any]:
-    """A random subset of a size drawn uniformly from 0 to all, in stored order."""
-    chosen = set(rng.sample(range(len(items)), rng.randint(0, len(items))))
-    return [x for i, x in enumerate(items) if i in chosen]
-
-
 def prepare(data_dirs: Sequence[Path], out: Path, *, seed: int = 0) -> PrepareReport:
     report = PrepareReport()
     trajectories = load_trajectories(data_dirs, report.skipped)
@@ -105,13 +103,14 @@ def prepare(data_dirs: Sequence[Path], out: Path, *, seed: int = 0) -> PrepareRe
             game = conditions[trajectory.game]
             for (before, action, _, _), t in zip(trajectory.steps, trajectory.transitions, strict=True):
                 gathering = is_information_gathering(before, action)
+                object_lists, failed_actions = training_subset(game, information_gathering=gathering, rng=rng)
                 sample = {
                     "game": trajectory.game,
                     **{k: t[k] for k in _COPIED},
                     "visible_receptacles": t.get("visible_receptacles", []),
                     "information_gathering": gathering,
-                    "object_lists": _subset(list(game.object_lists), rng) if gathering else [],
-                    "failed_actions": _subset(list(range(len(game.failed_actions))), rng),
+                    "object_lists": object_lists,
+                    "failed_actions": failed_actions,
                 }
                 if "hidden_objects" in t:
                     sample["hidden_objects"] = t["hidden_objects"]

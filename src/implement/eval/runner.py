@@ -23,8 +23,8 @@ from implement.envs.games import Game, find_games, read_walkthrough, sample_game
 from implement.errors import ConfigError, DataError, ImplementError, UnknownNameError
 from implement.eval.metrics import summarize
 from implement.eval.rundir import RunDir
+from implement.metaicl import read_conditions, store_conditions
 from implement.state import SymbolicState, initial_state, update_state
-from implement.world_model.metaicl import store_conditions
 
 # Settings that may change when a run is resumed; every other one must match run.json.
 # (The API server may move: the agent it serves is checked against the config anyway.)
@@ -107,8 +107,6 @@ def _starting_memories(config: Config, games: list[Game]) -> dict[str, TaskMemor
     """Memories seeded from `evaluation.conditions` (MetaICL conditions of earlier runs), by game id."""
     if not config.evaluation.conditions:
         return {}
-    from implement.data.conditions import read_conditions
-
     found = read_conditions(Path(config.evaluation.conditions))
     memories = {}
     for game in games:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from implement.llm.base import Message
+from implement.metaicl import Conditions
 from implement.state import SymbolicState
-from implement.world_model.base import Conditions
 
 VERSION = "wm-1"
 PER_TAG = "[PER]"

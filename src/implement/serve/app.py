@@ -37,6 +37,7 @@ from implement.config import Config
 from implement.envs.base import Task
 from implement.errors import ConfigError, ImplementError
 from implement.eval.rundir import versions
+from implement.metaicl import store_conditions
 from implement.serve.schemas import (
     PerceptionRequest,
     PerceptionSample,
@@ -49,7 +50,6 @@ from implement.serve.schemas import (
 )
 from implement.state import SymbolicState
 from implement.world_model.llm import LLMWorldModel
-from implement.world_model.metaicl import store_conditions
 from implement.world_model.registry import make_world_model
 
 logger = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from implement.config import Config
 from implement.envs.base import Observation, Task
 from implement.envs.games import Game
 from implement.errors import ConfigError, ImplementError
+from implement.metaicl import Step, conditions_from_memory, remember_trajectory
 from implement.state import SymbolicState, initial_state
-from implement.world_model.metaicl import Step, conditions_from_memory, remember_trajectory
 
 
 class ApiError(ImplementError):

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from implement.metaicl import Conditions, FailedAction
 from implement.state import StateError, SymbolicState
-from implement.world_model.base import Conditions, FailedAction
 
 
 class _Body(BaseModel):

@@ -1,13 +1,7 @@
-"""World models: perception and prediction over the symbolic state, MetaICL conditions."""
+"""World models: perception and prediction over the symbolic state."""
 
 from __future__ import annotations
 
-from implement.world_model.base import (
-    Conditions,
-    FailedAction,
-    WorldModel,
-    action_target,
-    is_information_gathering,
-)
+from implement.world_model.base import WorldModel, action_target, is_information_gathering
 
-__all__ = ["Conditions", "FailedAction", "WorldModel", "action_target", "is_information_gathering"]
+__all__ = ["WorldModel", "action_target", "is_information_gathering"]

@@ -1,19 +1,20 @@
-"""The world-model contract, MetaICL conditions, and what makes an action information-gathering.
+"""The world-model contract, and what makes an action information-gathering.
 
 A world model works in two modes: perception (`perceive`: the state after an action,
 given what the environment answered) and prediction (`predict`: imagined states after an
-action, `n` Monte Carlo samples where the outcome is uncertain). MetaICL `Conditions`
-carry what earlier trials of the same task showed: the objects seen in each receptacle
-(condition 1) and the actions that failed, with their context (condition 2).
+action, `n` Monte Carlo samples where the outcome is uncertain), conditioned on what
+earlier trials of the same task showed (MetaICL `Conditions`, in `implement.metaicl`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from implement.state import OPENABLE_TYPES, SymbolicState, receptacle_type, receptacles_in
+
+if TYPE_CHECKING:  # implement.metaicl uses this module's helpers
+    from implement.metaicl import Conditions
 
 _GO_TO = re.compile(r"^go to (?P<r>.+)$")
 _OPEN = re.compile(r"^open (?P<r>.+)$")
@@ -21,34 +22,6 @@ _ARGS = re.compile(
     r"^(?:take|move|put|heat|cool|clean|slice) (?P<o>.+?) (?:from|to|into|in|on|with) (?P<r>.+)$"
 )
 _ONE = re.compile(r"^(?:go to|open|close|examine|use) (?P<r>.+)$")
-
-
-@dataclass(frozen=True)
-class FailedAction:
-    """Condition 2: an action that failed, and the context it failed in."""
-
-    action: str
-    agent_location: str
-    inventory: str
-    target_state: dict[str, Any] | None = None  # the target receptacle's state then, if any
-
-
-@dataclass
-class Conditions:
-    """MetaICL conditions of one task, gathered over its earlier trials."""
-
-    object_lists: dict[str, list[str]] = field(default_factory=dict)  # receptacle -> object types seen there
-    failed_actions: list[FailedAction] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"object_lists": self.object_lists, "failed_actions": [asdict(f) for f in self.failed_actions]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Conditions:
-        return cls(
-            object_lists={str(k): list(v) for k, v in data.get("object_lists", {}).items()},
-            failed_actions=[FailedAction(**f) for f in data.get("failed_actions", [])],
-        )
 
 
 def action_target(action: str) -> str | None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from implement.errors import ConfigError
 from implement.llm.base import ChatModel, LLMError, Usage
+from implement.metaicl import Conditions, select_conditions
 from implement.prompts.world_model import perception_messages, prediction_messages
 from implement.state import (
     ReceptacleState,
@@ -39,12 +40,10 @@ from implement.state import (
     update_state,
 )
 from implement.world_model.base import (
-    Conditions,
     closed_unvisited_target,
     is_information_gathering,
     visible_receptacles,
 )
-from implement.world_model.metaicl import select_conditions
 from implement.world_model.parsing import StateParseError, parse_state
 
 logger = logging.getLogger(__name__)

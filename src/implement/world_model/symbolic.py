@@ -43,6 +43,7 @@ from typing import Any
 
 from implement.envs.games import Game, find_games
 from implement.errors import DataError
+from implement.metaicl import Conditions
 from implement.state import (
     SymbolicState,
     base_name,
@@ -51,7 +52,7 @@ from implement.state import (
     receptacle_type,
     update_state,
 )
-from implement.world_model.base import Conditions, action_target, is_information_gathering
+from implement.world_model.base import action_target, is_information_gathering
 
 logger = logging.getLogger(__name__)
 

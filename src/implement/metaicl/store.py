@@ -1,10 +1,11 @@
-"""MetaICL conditions per task on disk, and `implement extract-conditions` from evaluation runs.
+"""MetaICL conditions per task on disk, and their extraction from evaluation runs.
 
 A conditions directory holds two JSON files keyed by game id: `object_lists.json`
 (receptacle -> object types seen there, condition 1) and `failed_actions.json` (the
 actions that failed, with their context, condition 2). `implement prepare` writes one
-from collected trajectories, `extract-conditions` from evaluation runs, and
-`implement evaluate --conditions DIR` starts every listed game's MetaICL memory from it.
+from collected trajectories, `implement extract-conditions` from evaluation runs
+(`extract_conditions`), and `implement evaluate --conditions DIR` starts every listed
+game's MetaICL memory from it.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from typing import Any
 from implement.errors import DataError
 from implement.eval.rundir import RunDir
 from implement.jsonl import read_jsonl, write_json_atomic
+from implement.metaicl.collect import Step, collect_conditions, merge_conditions
+from implement.metaicl.records import Conditions
 from implement.state import StateError, SymbolicState
-from implement.world_model.base import Conditions
-from implement.world_model.metaicl import Step, collect_conditions, merge_conditions
 
 OBJECT_LISTS_FILE, FAILED_ACTIONS_FILE = "object_lists.json", "failed_actions.json"
 
 
 def write_conditions(directory: Path, conditions: Mapping[str, Conditions]) -> None:
+    """Write the conditions per game id as a conditions directory (created if missing)."""
     directory.mkdir(parents=True, exist_ok=True)
     write_json_atomic(directory / OBJECT_LISTS_FILE, {g: c.object_lists for g, c in conditions.items()})
     write_json_atomic(
