@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+from implement.config import Config
 from implement.envs.games import DATA_VERSION, TASK_TYPES, split_dir
+from implement.eval.rundir import default_run_dir
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 SECRET = "sk-cli-test-secret-42"
@@ -132,11 +134,74 @@ def test_config_shows_the_table_and_masks_the_key(cli: Cli) -> None:
 
 def test_config_error_is_one_clean_line(cli: Cli, tmp_path: Path) -> None:
     line = failed_cleanly(cli("config", env={"IMPLEMENT_EVALUATION__TRIALS": "abc"}))
-    assert "[evaluation]: trials expects int, got 'abc'" in line  # brackets are not taken for markup
+    expected = "environment variable IMPLEMENT_EVALUATION__TRIALS: evaluation.trials expects int, got 'abc'"
+    assert line == f"error: {expected}"
     path = tmp_path / "bad.toml"
     path.write_text("[evaluaton]\n")
     line = failed_cleanly(cli("config", "--config", str(path)))
     assert "unknown section 'evaluaton'" in line and "evaluation" in line
+    path.write_text("[evaluation]\ntrails = 2\n")
+    line = failed_cleanly(cli("config", "--config", str(path)))
+    assert "unknown field 'trails' in [evaluation]" in line  # brackets are not taken for markup
+
+
+def test_config_lists_the_allowed_ranges(cli: Cli) -> None:
+    result = ok(cli("config", env={"COLUMNS": "200"}))
+    assert re.search(r"world_model\.mc_samples\W+10\W+>= 1\W", result.stdout)
+    assert re.search(r"api\.port\W+30972\W+>= 1 and <= 65535\W", result.stdout)
+    assert "collect.num_tasks" in result.stdout and "training.max_length" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            (),
+            {"IMPLEMENT_WORLD_MODEL__MC_SAMPLES": "0"},
+            "error: environment variable IMPLEMENT_WORLD_MODEL__MC_SAMPLES: "
+            "world_model.mc_samples must be >= 1, got 0",
+        ),
+        (("--trials", "0"), {}, "error: command line flag --trials: evaluation.trials must be >= 1, got 0"),
+        (
+            ("--parallel", "-1"),
+            {},
+            "error: command line flag --parallel: evaluation.parallel must be >= 1, got -1",
+        ),
+    ],
+)
+def test_evaluate_refuses_out_of_range_settings_before_any_episode(
+    cli: Cli, tmp_path: Path, args: tuple[str, ...], env: dict[str, str], expected: str
+) -> None:
+    out = tmp_path / "run"
+    line = failed_cleanly(
+        cli("evaluate", "--agent", "expert", "--split", "tiny", "--out", str(out), *args, env=env)
+    )
+    assert line == expected
+    assert not out.exists()
+
+
+def test_evaluate_refuses_an_out_of_range_config_file(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[policy]\nmax_proposals = 0\n")
+    line = failed_cleanly(
+        cli("evaluate", "--split", "tiny", "--config", str(path), "--out", str(tmp_path / "r"))
+    )
+    assert line == f"error: {path}: policy.max_proposals must be >= 1, got 0"
+    assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_writes_to_the_configured_run_directory(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("[evaluation]\nagent = 'expert'\ngames = 1\ntrials = 1\nout = 'from-config'\n")
+    summary = json.loads(ok(cli("evaluate", "--split", "tiny", "--config", str(path), "--json")).stdout)
+    assert summary["run_dir"] == "from-config" and summary["episodes"] == 1
+    assert (tmp_path / "from-config" / "run.json").is_file()
+
+
+def test_default_run_directory_names_agent_split_and_time() -> None:
+    config = Config()
+    config.evaluation.agent, config.environment.split = "react", "tiny"
+    assert re.fullmatch(r"runs/react-tiny-\d{8}-\d{6}", default_run_dir(config).as_posix())
 
 
 def test_evaluate_expert_json(expert_run: tuple[Path, dict[str, Any]]) -> None:

@@ -11,14 +11,8 @@ from typing import Any
 import pytest
 
 from conftest import TINY_SPLIT
-from implement.config import Config
-from implement.data.collect import (
-    TRAJECTORIES_FILE,
-    BehaviourPolicy,
-    CollectSettings,
-    collect,
-    open_collection,
-)
+from implement.config import CollectConfig, Config
+from implement.data.collect import TRAJECTORIES_FILE, collect, open_collection
 from implement.data.curate import PERCEPTION_FILE, PREDICTION_FILE, curate
 from implement.data.prepare import CONDITIONS_DIR, SAMPLES_FILE, prepare
 from implement.errors import ConfigError, DataError, ImplementError
@@ -30,11 +24,13 @@ from implement.state import SymbolicState, initial_state, update_state
 from implement.world_model.base import action_target, closed_unvisited_target, is_information_gathering
 
 
-def _settings(data_root: Path, **changes: Any) -> CollectSettings:
-    return CollectSettings(**{"split": TINY_SPLIT, "data_dir": str(data_root), "batch_size": 3, **changes})
+def _settings(data_root: Path, **changes: Any) -> Config:
+    config = Config(collect=CollectConfig(**{"split": TINY_SPLIT, "batch_size": 3, **changes}))
+    config.environment.data_dir = str(data_root)
+    return config
 
 
-def _collect(settings: CollectSettings, out: Path, *, resume: bool = False) -> dict[str, Any]:
+def _collect(settings: Config, out: Path, *, resume: bool = False) -> dict[str, Any]:
     return collect(settings, out, open_collection(settings, out, resume=resume))
 
 
@@ -117,7 +113,7 @@ def test_collect_is_seeded_and_resumes_only_the_missing_games(data_root: Path, t
 
 def test_behaviour_shares_are_checked() -> None:
     with pytest.raises(ConfigError, match="sum to 1"):
-        BehaviourPolicy(expert=0.5, admissible=0.5, seen=0.5)
+        CollectConfig(expert=0.5, admissible=0.5, seen=0.5)
 
 
 def test_prepare_samples_random_subsets_of_each_games_conditions(collected: Path, prepared: Path) -> None:

@@ -66,7 +66,7 @@ def test_bad_pipeline_input_is_one_clear_error(cli: Cli, tmp_path: Path) -> None
                    "not an evaluation run")  # fmt: skip
     failed_cleanly(cli("collect", "--split", "nosuchsplit", "--out", str(tmp_path / "x")), "nosuchsplit")
     failed_cleanly(cli("collect", "--split", "tiny", "--num-tasks", "0", "--out", str(tmp_path / "y")),
-                   "at least 1")  # fmt: skip
+                   "command line flag --num-tasks: collect.num_tasks must be >= 1, got 0")  # fmt: skip
     no_conditions = cli(
         "evaluate", "--split", "tiny", "--conditions", str(tmp_path), "--out", str(tmp_path / "r")
     )
@@ -74,6 +74,33 @@ def test_bad_pipeline_input_is_one_clear_error(cli: Cli, tmp_path: Path) -> None
     failed_cleanly(
         cli("serve-wm", "--model", str(tmp_path / "none"), "--print"), "not a checkpoint directory"
     )
+
+
+def test_collect_reads_its_settings_from_a_config_file(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "collect.toml"
+    path.write_text("[collect]\nsplit = 'tiny'\nnum_tasks = 2\nmax_steps = 3\nbatch_size = 1\nseed = 5\n")
+    out = tmp_path / "raw"
+    counts = json.loads(ok(cli("collect", "--config", str(path), "--out", str(out), "--json")).stdout)
+    assert counts["trajectories"] == 2 and counts["transitions"] == 6
+    meta = json.loads((out / "collect.json").read_text())
+    assert (meta["split"], meta["num_tasks"], meta["max_steps"], meta["seed"]) == ("tiny", 2, 3, 5)
+    assert meta["policy"] == {"expert": 0.2, "admissible": 0.4, "seen": 0.4}
+    path.write_text("[collect]\nexpert = 0.5\n")
+    failed_cleanly(cli("collect", "--config", str(path), "--out", str(tmp_path / "y")), "must sum to 1")
+
+
+def test_train_refuses_bad_settings_before_loading_anything(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "train.toml"
+    path.write_text("[training]\nlearning_rate = 0\n")
+    args = ("train", "--data-dir", str(tmp_path / "none"), "--output-dir", str(tmp_path / "wm"))
+    failed_cleanly(cli(*args, "--config", str(path)), f"{path}: training.learning_rate must be > 0, got 0")
+    failed_cleanly(cli(*args, "--max-length", "0"),
+                   "command line flag --max-length: training.max_length must be >= 1, got 0")  # fmt: skip
+    variable = "IMPLEMENT_TRAINING__SAVE_STEPS"
+    failed_cleanly(
+        cli(*args, env={variable: "0"}), f"environment variable {variable}: training.save_steps must be >= 1"
+    )
+    assert not (tmp_path / "wm").exists()
 
 
 def test_serve_wm_prints_the_papers_vllm_command_for_an_adapter(cli: Cli, tmp_path: Path) -> None:

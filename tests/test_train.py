@@ -15,7 +15,6 @@ pytest.importorskip("peft")
 from implement.errors import DataError
 from implement.train.sft import (
     TRAIN_INFO,
-    RunOptions,
     Sample,
     load_samples,
     prepare_training,
@@ -23,9 +22,8 @@ from implement.train.sft import (
 )
 from training import (
     FAST_CONFIG,
+    FAST_RUN,
     MALFORMED,
-    MAX_LENGTH,
-    RUN_OPTIONS,
     SAVE_STEPS,
     STEPS,
     base_model_dir,
@@ -92,8 +90,7 @@ def test_labels_mask_everything_but_the_answer(tmp_path: Path) -> None:
     sample = curated_sample(0)
     write_samples(tmp_path / "data", 1)
     base_model_dir()
-    options = RunOptions(base_model="smollm2-135m", max_steps=1, max_length=MAX_LENGTH, device="cpu")
-    prepared = prepare_training(tmp_path / "data", tmp_path / "out", FAST_CONFIG, options)
+    prepared = prepare_training(tmp_path / "data", tmp_path / "out", replace(FAST_CONFIG, max_steps=1))
     trainer = prepared.trainer
     assert prepared.train_samples == 1 and prepared.eval_samples == 0
     batch = trainer.data_collator([trainer.train_dataset[0]])
@@ -121,9 +118,7 @@ def test_image_samples_need_a_vision_model(tmp_path: Path) -> None:
     (tmp_path / "curated_samples_perception.jsonl").write_text(json.dumps(sample) + "\n")
     base_model_dir()
     with pytest.raises(DataError, match="carry images but the base model smollm2-135m is text-only"):
-        prepare_training(
-            tmp_path, tmp_path / "out", FAST_CONFIG, RunOptions(base_model="smollm2-135m", device="cpu")
-        )
+        prepare_training(tmp_path, tmp_path / "out", replace(FAST_CONFIG, max_length=4096))
 
 
 @pytest.mark.slow
@@ -131,8 +126,7 @@ def test_samples_longer_than_max_length_are_an_error(tmp_path: Path) -> None:
     write_samples(tmp_path / "data", 2)
     base_model_dir()
     with pytest.raises(DataError, match="no training sample fits in max_length=16"):
-        options = RunOptions(base_model="smollm2-135m", max_length=16, device="cpu")
-        prepare_training(tmp_path / "data", tmp_path / "out", FAST_CONFIG, options)
+        prepare_training(tmp_path / "data", tmp_path / "out", replace(FAST_CONFIG, max_length=16))
 
 
 @pytest.mark.slow
@@ -170,8 +164,8 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint(trained_adapter: Path, t
     run = tmp_path / "run"
     shutil.copytree(trained_adapter, run)
     data = trained_adapter.parent / "data"
-    result = train_world_model(data, run, FAST_CONFIG, replace(RUN_OPTIONS, max_steps=STEPS + 2), resume=True)
+    result = train_world_model(data, run, replace(FAST_RUN, max_steps=STEPS + 2), resume=True)
     assert result.steps == STEPS + 2 and result.eval_loss_before is None
     assert len(result.train_losses) == STEPS + 2  # the history carried over, two steps more
     with pytest.raises(DataError, match="nothing to resume"):
-        train_world_model(data, tmp_path / "fresh", FAST_CONFIG, RunOptions(max_steps=1), resume=True)
+        train_world_model(data, tmp_path / "fresh", replace(FAST_CONFIG, max_steps=1), resume=True)

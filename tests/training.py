@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,14 @@ from implement.config import TrainingConfig
 from implement.llm.base import Message
 from implement.prompts.world_model import answer_message, perception_messages, prediction_messages
 from implement.state import ReceptacleState, SymbolicState, update_state
-from implement.train.sft import RunOptions
 
 # The real system text is ~370 tokens; a short one keeps CPU steps short (the format is the same).
 SHORT_SYSTEM = "You are the world model of an ALFWorld agent. Answer with the new state as JSON."
 MAX_LENGTH = 320
 FAST_CONFIG = TrainingConfig(
-    learning_rate=1e-3, batch_size=2, gradient_accumulation=1, validation_fraction=0.1, max_grad_norm=1.0
-)
+    base_model="smollm2-135m", learning_rate=1e-3, batch_size=2, gradient_accumulation=1,
+    validation_fraction=0.1, max_grad_norm=1.0, max_length=MAX_LENGTH, device="cpu",
+)  # fmt: skip
 
 RECEPTACLES = ["countertop 1", "shelf 1", "fridge 1", "cabinet 1"]
 OBJECTS = ["apple 1", "mug 1", "egg 1", "bread 1"]
@@ -69,10 +70,7 @@ def write_samples(data_dir: Path, n: int, *, extra_lines: tuple[str, ...] = ()) 
 
 STEPS = 6
 SAVE_STEPS = 3  # checkpoints at steps 3 and 6, to resume from
-RUN_OPTIONS = RunOptions(
-    base_model="smollm2-135m", max_steps=STEPS, max_length=MAX_LENGTH, logging_steps=1, save_steps=SAVE_STEPS,
-    device="cpu",
-)  # fmt: skip
+FAST_RUN = replace(FAST_CONFIG, max_steps=STEPS, logging_steps=1, save_steps=SAVE_STEPS)
 MALFORMED = ("not json", json.dumps({"mode": "prediction", "messages": [{"role": "user", "content": "hi"}]}))
 
 
@@ -101,5 +99,5 @@ def trained_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (out / TRAIN_INFO).is_file():
         base_model_dir()
         data = write_samples(root / "data", 12, extra_lines=MALFORMED)
-        train_world_model(data, out, FAST_CONFIG, RUN_OPTIONS)
+        train_world_model(data, out, FAST_RUN)
     return out

@@ -4,12 +4,15 @@ Precedence: defaults < TOML file < environment variables < CLI flags. A TOML fil
 one table per section (`[evaluation]`, `[environment]`, ...); an environment variable is
 `IMPLEMENT_<SECTION>__<FIELD>` (e.g. `IMPLEMENT_EVALUATION__TRIALS=3`), plus
 `OPENAI_API_KEY` / `OPENAI_BASE_URL` for the LLM endpoint. Unknown sections, fields or
-`IMPLEMENT_*__*` variables are errors.
+`IMPLEMENT_*__*` variables are errors. Every field carries its help and its allowed range
+(`ge`, `gt`, `le`, `lt`); a value out of range is an error that names the field, the value,
+where it came from (file, variable, flag) and what is allowed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -27,41 +30,89 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+_BOUNDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 
-def _f(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+
+def _f(
+    default: Any,
+    help: str,
+    *,
+    secret: bool = False,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """A field with its help text, its allowed range, and whether it is a secret (never shown)."""
+    bounds = {k: v for k, v in {"ge": ge, "gt": gt, "le": le, "lt": lt}.items() if v is not None}
+    return field(default=default, repr=not secret, metadata={"help": help, "secret": secret, **bounds})
+
+
+def allowed(f: dataclasses.Field[Any]) -> str:
+    """A field's allowed range in words (">= 0 and < 1"); empty when any value of its type goes."""
+    return " and ".join(f"{op} {f.metadata[k]:g}" for k, op in _BOUNDS.items() if k in f.metadata)
+
+
+def _in_range(f: dataclasses.Field[Any], value: Any) -> bool:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return True
+    m = f.metadata
+    return not (
+        ("ge" in m and value < m["ge"])
+        or ("gt" in m and value <= m["gt"])
+        or ("le" in m and value > m["le"])
+        or ("lt" in m and value >= m["lt"])
+    )
+
+
+def _check_range(f: dataclasses.Field[Any], value: Any, label: str) -> None:
+    if not _in_range(f, value):
+        raise ConfigError(f"{label} must be {allowed(f)}, got {value!r}")
+
+
+class _Section:
+    """Base of the sections: the values' ranges are checked when a section is built."""
+
+    def __post_init__(self) -> None:
+        name = _section_names().get(type(self), type(self).__name__)
+        for f in dataclasses.fields(typing.cast(Any, self)):
+            _check_range(f, getattr(self, f.name), f"{name}.{f.name}")
+        self.check()
+
+    def check(self) -> None:
+        """Rules across fields, checked when built and after a load (none by default)."""
 
 
 @dataclass
-class EnvironmentConfig:
+class EnvironmentConfig(_Section):
     split: str = _f("valid_seen", "ALFWorld split to play (train, valid_seen, valid_unseen, valid_train)")
-    max_steps: int = _f(30, "steps per episode (paper: 30)")
+    max_steps: int = _f(30, "steps per episode (paper: 30)", ge=1)
     data_dir: str | None = _f(None, "ALFWorld data root (default: $ALFWORLD_DATA or ~/.cache/alfworld)")
 
 
 @dataclass
-class EvaluationConfig:
+class EvaluationConfig(_Section):
     agent: str = _f("implement", "agent: implement, vanilla, react, reflexion, expert, random")
-    games: int | None = _f(None, "number of games to sample from the split (default: all)")
-    trials: int = _f(12, "trials per game (paper: 12); a solved game is not played again")
-    parallel: int = _f(5, "environments played at once (paper: 5)")
+    games: int | None = _f(None, "number of games to sample from the split (default: all)", ge=1)
+    trials: int = _f(12, "trials per game (paper: 12); a solved game is not played again", ge=1)
+    parallel: int = _f(5, "environments played at once (paper: 5)", ge=1)
     replay_solved: bool = _f(False, "play solved games again in later trials (adaptation; SR@k unchanged)")
-    seed: int = _f(0, "seed of game sampling and of every random choice")
+    seed: int = _f(0, "seed of game sampling and of every random choice", ge=0)
     conditions: str | None = _f(None, "MetaICL conditions directory that starts each listed game's memory")
     api_url: str | None = _f(None, "run the agent on an `implement serve` API server (default: in process)")
     out: str | None = _f(None, "run directory (default: runs/<agent>-<split>-<time>)")
 
 
 @dataclass
-class LLMConfig:
+class LLMConfig(_Section):
     model: str | None = _f(None, "model spec of the policy LLM (none: the LLM-free planner)")
     base_url: str | None = _f(None, "OpenAI-compatible endpoint ($OPENAI_BASE_URL)")
-    api_key: str | None = field(default=None, repr=False, metadata={"help": "API key ($OPENAI_API_KEY)"})
-    temperature: float = _f(0.0, "policy sampling temperature")
-    max_tokens: int = _f(512, "completion tokens per policy call")
-    timeout: float = _f(60.0, "seconds per request before it is retried")
-    max_retries: int = _f(6, "retries on 429, 5xx, timeouts and connection errors")
-    concurrency: int = _f(16, "requests in flight per endpoint")
+    api_key: str | None = _f(None, "API key ($OPENAI_API_KEY)", secret=True)
+    temperature: float = _f(0.0, "policy sampling temperature", ge=0)
+    max_tokens: int = _f(512, "completion tokens per policy call", ge=1)
+    timeout: float = _f(60.0, "seconds per request before it is retried", gt=0)
+    max_retries: int = _f(6, "retries on 429, 5xx, timeouts and connection errors", ge=0)
+    concurrency: int = _f(16, "requests in flight per endpoint", ge=1)
     prices: dict[str, list[float]] = field(
         default_factory=dict,
         metadata={
@@ -72,49 +123,80 @@ class LLMConfig:
 
 
 @dataclass
-class WorldModelConfig:
+class WorldModelConfig(_Section):
     model: str = _f("symbolic", "world model spec")
-    mc_samples: int = _f(10, "Monte Carlo samples for information-gathering actions (paper: 10)")
-    temperature: float = _f(1.0, "sampling temperature of imagination (paper: 1.0)")
-    max_tokens: int = _f(2048, "completion tokens per world-model answer (a full state)")
-    max_object_lists: int = _f(15, "MetaICL condition 1: object lists shown at most (paper: 15)")
-    max_failed_actions: int = _f(15, "MetaICL condition 2: failed actions shown at most (paper: 15)")
+    mc_samples: int = _f(10, "Monte Carlo samples for information-gathering actions (paper: 10)", ge=1)
+    temperature: float = _f(1.0, "sampling temperature of imagination (paper: 1.0)", ge=0)
+    max_tokens: int = _f(2048, "completion tokens per world-model answer (a full state)", ge=1)
+    max_object_lists: int = _f(15, "MetaICL condition 1: object lists shown at most (paper: 15)", ge=0)
+    max_failed_actions: int = _f(15, "MetaICL condition 2: failed actions shown at most (paper: 15)", ge=0)
 
 
 @dataclass
-class PolicyConfig:
+class PolicyConfig(_Section):
     model: str | None = _f(None, "policy: planner, or an LLM spec (default: llm.model, else planner)")
     summarizer: str = _f("exact", "belief summary: exact (sample counts), or an LLM spec")
-    max_interaction_rounds: int = _f(5, "policy-iteration rounds per step (paper: 5)")
-    max_proposals: int = _f(8, "new actions the policy may propose per round")
+    max_interaction_rounds: int = _f(5, "policy-iteration rounds per step (paper: 5)", ge=1)
+    max_proposals: int = _f(8, "new actions the policy may propose per round", ge=1)
     imagination: bool = _f(True, "imagine proposed actions with the world model (ablation: off)")
     metaicl: bool = _f(True, "MetaICL conditions across trials of a game (ablation: off)")
     rollout_depth: int = _f(
-        0, "multi-step imagination beyond the paper: planner steps rolled further (0: off)"
+        0, "multi-step imagination beyond the paper: planner steps rolled further (0: off)", ge=0
     )
 
 
 @dataclass
-class TrainingConfig:
-    base_model: str = _f("Qwen/Qwen2.5-VL-7B-Instruct", "base model of the world model")
-    lora_r: int = _f(16, "LoRA rank (paper: 16)")
-    lora_alpha: int = _f(16, "LoRA alpha (paper: 16)")
-    lora_dropout: float = _f(0.05, "LoRA dropout")
-    learning_rate: float = _f(2e-5, "learning rate (paper: 2e-5)")
-    epochs: int = _f(3, "epochs (paper: 3)")
-    batch_size: int = _f(4, "per-device batch size (paper: 4)")
-    gradient_accumulation: int = _f(4, "gradient accumulation steps (paper: 4)")
-    max_grad_norm: float = _f(0.2, "gradient clipping norm")
-    validation_fraction: float = _f(0.01, "share of samples held out for validation")
+class CollectConfig(_Section):
+    """`implement collect`: the games played and the behaviour policy's shares after the first step."""
+
+    split: str = _f("train", "ALFWorld split played for training data")
+    num_tasks: int | None = _f(None, "seeded sample of this many games (default: the whole split)", ge=1)
+    batch_size: int = _f(5, "environments played in parallel", ge=1)
+    max_steps: int = _f(30, "steps per episode", ge=1)
+    seed: int = _f(0, "seed of the task sample and the behaviour policy", ge=0)
+    expert: float = _f(0.2, "share of steps taking the walkthrough's next command (paper: 0.2)", ge=0, le=1)
+    admissible: float = _f(0.4, "share of steps taking a random admissible command (paper: 0.4)", ge=0, le=1)
+    seen: float = _f(0.4, "share of steps taking a command admissible earlier (paper: 0.4)", ge=0, le=1)
+
+    def check(self) -> None:
+        shares = (self.expert, self.admissible, self.seen)
+        if abs(sum(shares) - 1) > 1e-9:
+            raise ConfigError(
+                f"collect.expert, collect.admissible and collect.seen must sum to 1, got {shares}"
+            )
 
 
 @dataclass
-class APIConfig:
+class TrainingConfig(_Section):
+    """`implement train`: the paper's hyper-parameters, then how one run goes."""
+
+    base_model: str = _f("Qwen/Qwen2.5-VL-7B-Instruct", "base model of the world model")
+    lora_r: int = _f(16, "LoRA rank (paper: 16)", ge=1)
+    lora_alpha: int = _f(16, "LoRA alpha (paper: 16)", ge=1)
+    lora_dropout: float = _f(0.05, "LoRA dropout", ge=0, lt=1)
+    learning_rate: float = _f(2e-5, "learning rate (paper: 2e-5)", gt=0)
+    epochs: int = _f(3, "epochs (paper: 3)", ge=1)
+    batch_size: int = _f(4, "per-device batch size (paper: 4)", ge=1)
+    gradient_accumulation: int = _f(4, "gradient accumulation steps (paper: 4)", ge=1)
+    max_grad_norm: float = _f(0.2, "gradient clipping norm (0: no clipping)", ge=0)
+    validation_fraction: float = _f(0.01, "share of samples held out for validation", ge=0, lt=1)
+    max_steps: int | None = _f(None, "stop after this many optimizer steps (default: `epochs` epochs)", ge=1)
+    max_length: int = _f(4096, "tokens per sample (prompt + answer); a full ALFWorld state fits", ge=1)
+    seed: int = _f(0, "seed of the split, shuffling and LoRA init", ge=0)
+    save_steps: int = _f(500, "keep a checkpoint every N steps (the last two)", ge=1)
+    logging_steps: int | None = _f(
+        None, "steps between loss logs (default: 1 when max_steps <= 50, else 10)", ge=1
+    )
+    device: str | None = _f(None, "cpu or cuda (default: cuda when available)")
+
+
+@dataclass
+class APIConfig(_Section):
     host: str = _f("127.0.0.1", "address the API server binds to")
-    port: int = _f(30972, "API server port (the seed's)")
-    token: str | None = field(default=None, repr=False, metadata={"help": "bearer token required by the API"})
-    max_batch: int = _f(64, "most environments (or samples) in one request")
-    max_body_bytes: int = _f(8 * 1024 * 1024, "largest request body accepted, in bytes")
+    port: int = _f(30972, "API server port (the seed's)", ge=1, le=65535)
+    token: str | None = _f(None, "bearer token required by the API", secret=True)
+    max_batch: int = _f(64, "most environments (or samples) in one request", ge=1)
+    max_body_bytes: int = _f(8 * 1024 * 1024, "largest request body accepted, in bytes", ge=1)
 
 
 @dataclass
@@ -124,6 +206,7 @@ class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    collect: CollectConfig = field(default_factory=CollectConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     api: APIConfig = field(default_factory=APIConfig)
 
@@ -131,34 +214,37 @@ class Config:
         """Plain data; API keys and tokens are left out unless `secrets`."""
         data = dataclasses.asdict(self)
         if not secrets:
-            data["llm"].pop("api_key")
-            data["api"].pop("token")
+            for section_name, section in _sections(self).items():
+                for f in dataclasses.fields(section):
+                    if f.metadata.get("secret"):
+                        data[section_name].pop(f.name)
         return data
 
 
-_SECRETS = {("llm", "api_key"), ("api", "token")}
 _ENV_ALIASES = {"OPENAI_API_KEY": ("llm", "api_key"), "OPENAI_BASE_URL": ("llm", "base_url")}
+
+
+@functools.cache
+def _section_names() -> dict[type, str]:
+    return {hint: name for name, hint in typing.get_type_hints(Config).items()}
 
 
 def _sections(config: Config) -> dict[str, Any]:
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
 
 
-def _coerce(section: Any, name: str, value: Any, where: str) -> Any:
-    hints = typing.get_type_hints(type(section))
-    if name not in hints:
-        valid = ", ".join(f.name for f in dataclasses.fields(section))
-        raise ConfigError(f"{where}: unknown field {name!r}; expected one of: {valid}")
-    hint = hints[name]
+def _coerce(section: Any, name: str, value: Any, label: str) -> Any:
+    """`value` as the type of `section.name`; `label` ("SOURCE: section.field") prefixes errors."""
+    hint = typing.get_type_hints(type(section))[name]
     args = typing.get_args(hint)
     optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
     base = next((a for a in args if a is not type(None)), hint) if optional else hint
     if value is None or (optional and isinstance(value, str) and value.lower() in ("", "none", "null")):
         if optional:
             return None
-        raise ConfigError(f"{where}: {name} cannot be empty")
+        raise ConfigError(f"{label} cannot be empty")
     if typing.get_origin(base) is dict:
-        return _prices(value, f"{where}: {name}")
+        return _prices(value, label)
     try:
         if base is bool:
             if isinstance(value, str):
@@ -172,88 +258,114 @@ def _coerce(section: Any, name: str, value: Any, where: str) -> Any:
             raise ValueError(value)
         return base(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} expects {base.__name__}, got {value!r}") from None
+        raise ConfigError(f"{label} expects {base.__name__}, got {value!r}") from None
 
 
-def _prices(value: Any, where: str) -> dict[str, list[float]]:
+def _prices(value: Any, label: str) -> dict[str, list[float]]:
     """A price table: model -> [dollars per million input tokens, per million output tokens]."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
-            raise ConfigError(f"{where} expects a JSON object, got {value!r}") from None
+            raise ConfigError(f"{label} expects a JSON object, got {value!r}") from None
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{where} expects a table of model = [input, output], got {value!r}")
+        raise ConfigError(f"{label} expects a table of model = [input, output], got {value!r}")
     table = {}
     for model, pair in value.items():
         if not (
             isinstance(pair, list | tuple)
             and len(pair) == 2
-            and all(isinstance(p, int | float) for p in pair)
+            and all(isinstance(p, int | float) and not isinstance(p, bool) and p >= 0 for p in pair)
         ):
             raise ConfigError(
-                f"{where}: {model!r} expects [input, output] dollars per million tokens, got {pair!r}"
+                f"{label}: {model!r} expects [input, output] dollars (>= 0) per million tokens, got {pair!r}"
             )
         table[str(model)] = [float(p) for p in pair]
     return table
 
 
-def apply_overrides(config: Config, overrides: Mapping[str, Mapping[str, Any]], where: str) -> Config:
-    """Set `section.field` values (None values in CLI overrides mean 'not given')."""
+def _section(config: Config, section_name: str, source: str) -> Any:
     sections = _sections(config)
+    if section_name not in sections:
+        raise ConfigError(
+            f"{source}: unknown section {section_name!r}; expected one of: {', '.join(sections)}"
+        )
+    return sections[section_name]
+
+
+def _assign(config: Config, section_name: str, name: str, value: Any, source: str) -> None:
+    """Set `section_name.name` to `value`, type and range checked; `source` says where it came from."""
+    section = _section(config, section_name, source)
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    if name not in fields:
+        raise ConfigError(
+            f"{source}: unknown field {name!r} in [{section_name}]; expected one of: {', '.join(fields)}"
+        )
+    label = f"{source}: {section_name}.{name}"
+    value = _coerce(section, name, value, label)
+    _check_range(fields[name], value, label)
+    setattr(section, name, value)
+
+
+def apply_overrides(config: Config, overrides: Mapping[str, Mapping[str, Any]], source: str) -> Config:
+    """Set `section.field` values given as tables of `{section: {field: value}}` (a TOML file's shape)."""
     for section_name, values in overrides.items():
-        if section_name not in sections:
-            raise ConfigError(
-                f"{where}: unknown section {section_name!r}; expected one of: {', '.join(sections)}"
-            )
+        _section(config, section_name, source)
         if not isinstance(values, Mapping):
-            raise ConfigError(f"{where}: [{section_name}] must be a table, got {values!r}")
-        section = sections[section_name]
+            raise ConfigError(f"{source}: [{section_name}] must be a table, got {values!r}")
         for name, value in values.items():
-            setattr(section, name, _coerce(section, name, value, f"{where} [{section_name}]"))
+            _assign(config, section_name, name, value, source)
     return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
 
 
 def load_config(
     path: Path | None = None,
     environ: Mapping[str, str] | None = None,
-    flags: Mapping[str, Mapping[str, Any]] | None = None,
+    flags: Mapping[str, tuple[str, Any]] | None = None,
 ) -> Config:
-    """Defaults, then the TOML file, then environment variables, then CLI flags (None = not given)."""
+    """Defaults, then the TOML file, then environment variables, then CLI flags.
+
+    `flags` maps each flag to the field it sets and its value, None when the flag was not
+    given: `{"--trials": ("evaluation.trials", 3)}`.
+    """
     config = Config()
     if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-        apply_overrides(config, data, str(path))
+        apply_overrides(config, _read_toml(path), str(path))
     environ = os.environ if environ is None else environ
-    from_env: dict[str, dict[str, Any]] = {}
     for variable, (section, name) in _ENV_ALIASES.items():
         if environ.get(variable):
-            from_env.setdefault(section, {})[name] = environ[variable]
+            _assign(config, section, name, environ[variable], f"environment variable {variable}")
     for variable, value in environ.items():
         if variable.startswith("IMPLEMENT_") and "__" in variable:
             section, _, name = variable[len("IMPLEMENT_") :].lower().partition("__")
-            from_env.setdefault(section, {})[name] = value
-    apply_overrides(config, from_env, "environment variable")
-    if flags:
-        given = {s: {k: v for k, v in values.items() if v is not None} for s, values in flags.items()}
-        apply_overrides(config, given, "command line")
+            _assign(config, section, name, value, f"environment variable {variable}")
+    for flag, (setting, value) in (flags or {}).items():
+        if value is not None:
+            section, _, name = setting.partition(".")
+            _assign(config, section, name, value, f"command line flag {flag}")
+    for section_object in _sections(config).values():
+        section_object.check()
     return config
 
 
-def describe(config: Config) -> list[tuple[str, Any, str]]:
-    """(section.field, value, help) rows, secrets masked: for `--help`-like listings."""
+def describe(config: Config) -> list[tuple[str, Any, str, str]]:
+    """(section.field, value, help, allowed range) rows, secrets masked: for `implement config`."""
     rows = []
     for section_name, section in _sections(config).items():
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
-            if (section_name, f.name) in _SECRETS and value:
+            if f.metadata.get("secret") and value:
                 value = "***"
-            rows.append((f"{section_name}.{f.name}", value, f.metadata.get("help", "")))
+            rows.append((f"{section_name}.{f.name}", value, f.metadata.get("help", ""), allowed(f)))
     return rows
 
 

@@ -1,6 +1,6 @@
 """`implement collect`: transitions for world-model training, played on the real engine.
 
-The behaviour policy (the paper's mix) picks each step's command:
+The behaviour policy (the paper's mix, `[collect]` of the config) picks each step's command:
 - the first step: a random admissible command;
 - then, with probability `expert` (0.2), the next step of the game's walkthrough (privileged:
   fine for data collection, never for an agent under evaluation); with `admissible` (0.4) a
@@ -22,10 +22,10 @@ import multiprocessing
 import random
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from implement.config import CollectConfig, Config
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game, find_games, read_walkthrough, sample_games
 from implement.errors import ConfigError, ImplementError
@@ -36,35 +36,11 @@ from implement.world_model.base import closed_unvisited_target, visible_receptac
 TRAJECTORIES_FILE, COLLECT_FILE = "trajectories.jsonl", "collect.json"
 
 
-@dataclass(frozen=True)
-class BehaviourPolicy:
-    """Shares of the three command sources after the first step (they sum to 1)."""
-
-    expert: float = 0.2
-    admissible: float = 0.4
-    seen: float = 0.4
-
-    def __post_init__(self) -> None:
-        shares = (self.expert, self.admissible, self.seen)
-        if min(shares) < 0 or abs(sum(shares) - 1) > 1e-9:
-            raise ConfigError(f"behaviour shares must be >= 0 and sum to 1, got {shares}")
-
-
-@dataclass(frozen=True)
-class CollectSettings:
-    split: str = "train"
-    num_tasks: int | None = None  # None: every game of the split
-    batch_size: int = 5  # environments played in parallel
-    max_steps: int = 30
-    seed: int = 0
-    policy: BehaviourPolicy = BehaviourPolicy()
-    data_dir: str | None = None  # ALFWorld data root; None: $ALFWORLD_DATA
-
-
-def select_tasks(settings: CollectSettings) -> list[Game]:
-    """`num_tasks` games drawn from the split (seeded, so every task type shows up), sorted by id."""
-    games = find_games(settings.split, Path(settings.data_dir) if settings.data_dir else None)
-    return sample_games(games, settings.num_tasks, settings.seed, setting="--num-tasks")
+def select_tasks(config: Config) -> list[Game]:
+    """`collect.num_tasks` games drawn from the split (seeded, so every task type shows up), sorted by id."""
+    settings, data_dir = config.collect, config.environment.data_dir
+    games = find_games(settings.split, Path(data_dir) if data_dir else None)
+    return sample_games(games, settings.num_tasks, settings.seed, setting="collect.num_tasks")
 
 
 def _hidden_objects(env: AlfworldEnv, state: SymbolicState, action: str) -> list[str] | None:
@@ -73,9 +49,9 @@ def _hidden_objects(env: AlfworldEnv, state: SymbolicState, action: str) -> list
     return None if target is None else sorted(env.true_contents().get(target, []))
 
 
-def play_trajectory(env: AlfworldEnv, game: Game, policy: BehaviourPolicy, seed: int) -> dict[str, Any]:
-    """One episode of the behaviour policy on `game`, as a trajectory record."""
-    rng = random.Random(f"{seed}:{game.id}")
+def play_trajectory(env: AlfworldEnv, game: Game, settings: CollectConfig) -> dict[str, Any]:
+    """One episode of the behaviour policy (`settings`' shares and seed) on `game`, as a trajectory record."""
+    rng = random.Random(f"{settings.seed}:{game.id}")
     walkthrough = read_walkthrough(game)
     task, obs = env.reset(game)
     state = initial_state(obs.text)
@@ -93,10 +69,10 @@ def play_trajectory(env: AlfworldEnv, game: Game, policy: BehaviourPolicy, seed:
     expert_step = 0
     while not obs.done:
         draw = rng.random()
-        if transitions and draw < policy.expert and expert_step < len(walkthrough):
+        if transitions and draw < settings.expert and expert_step < len(walkthrough):
             source, command = "expert", walkthrough[expert_step]
             expert_step += 1
-        elif not transitions or draw < policy.expert + policy.admissible:
+        elif not transitions or draw < settings.expert + settings.admissible:
             source, command = "admissible", rng.choice(obs.admissible_commands)
         else:
             source, command = "seen", rng.choice(tuple(seen_commands))
@@ -122,10 +98,20 @@ def play_trajectory(env: AlfworldEnv, game: Game, policy: BehaviourPolicy, seed:
     return {**record, "won": obs.won, "steps": obs.step, "transitions": transitions}
 
 
-def open_collection(settings: CollectSettings, out: Path, *, resume: bool = False) -> list[Game]:
+def _meta(config: Config) -> dict[str, Any]:
+    """What collect.json records: the settings a resumed collection must keep (the batch size may change)."""
+    c = config.collect
+    return {
+        "split": c.split, "num_tasks": c.num_tasks, "batch_size": c.batch_size, "max_steps": c.max_steps,
+        "seed": c.seed, "policy": {"expert": c.expert, "admissible": c.admissible, "seen": c.seen},
+        "data_dir": config.environment.data_dir, "trajectories": TRAJECTORIES_FILE,
+    }  # fmt: skip
+
+
+def open_collection(config: Config, out: Path, *, resume: bool = False) -> list[Game]:
     """Create the output directory, or reopen it to resume (same settings); returns the games to play."""
     trajectories = out / TRAJECTORIES_FILE
-    meta = {**asdict(settings), "trajectories": TRAJECTORIES_FILE}
+    meta = _meta(config)
     if (out / COLLECT_FILE).exists():
         if not resume:
             raise ImplementError(f"{out} already holds collected data; pass --resume, or another --out")
@@ -137,7 +123,7 @@ def open_collection(settings: CollectSettings, out: Path, *, resume: bool = Fals
                 + "; ".join(f"{k}: {stored.get(k)!r} -> {meta[k]!r}" for k in changed)
             )
         repair_jsonl(trajectories)
-    games = select_tasks(settings)
+    games = select_tasks(config)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / COLLECT_FILE, meta)
     done = {t["game"] for t in read_jsonl(trajectories)}
@@ -147,16 +133,16 @@ def open_collection(settings: CollectSettings, out: Path, *, resume: bool = Fals
 _worker_env: AlfworldEnv | None = None  # one environment per worker process
 
 
-def _play(game: Game, settings: CollectSettings) -> dict[str, Any]:
+def _play(game: Game, settings: CollectConfig) -> dict[str, Any]:
     """Play one game in a worker process, on that process's environment."""
     global _worker_env
     if _worker_env is None:
         _worker_env = AlfworldEnv(max_steps=settings.max_steps, privileged=True)
-    return play_trajectory(_worker_env, game, settings.policy, settings.seed)
+    return play_trajectory(_worker_env, game, settings)
 
 
 def collect(
-    settings: CollectSettings,
+    config: Config,
     out: Path,
     games: list[Game],
     *,
@@ -164,14 +150,14 @@ def collect(
 ) -> dict[str, Any]:
     """Play `games` (see `open_collection`) into trajectories.jsonl; returns counts of the whole file.
 
-    `batch_size` worker processes play at once (the engine is single-threaded: threads would
+    `collect.batch_size` worker processes play at once (the engine is single-threaded: threads would
     take turns); each trajectory is appended as soon as it is finished. The workers are
     spawned and import the caller's `__main__`: call this under `if __name__ == "__main__"`.
     """
     trajectories = out / TRAJECTORIES_FILE
     context = multiprocessing.get_context("spawn")  # no fork of a process that runs threads
-    with ProcessPoolExecutor(max(1, settings.batch_size), mp_context=context) as pool:
-        pending = [pool.submit(_play, game, settings) for game in games]
+    with ProcessPoolExecutor(config.collect.batch_size, mp_context=context) as pool:
+        pending = [pool.submit(_play, game, config.collect) for game in games]
         try:
             for future in as_completed(pending):
                 record = future.result()

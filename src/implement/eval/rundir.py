@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from implement.config import Config
 from implement.errors import ImplementError
 from implement.jsonl import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic, write_line
 from implement.prompts import prompt_versions
@@ -39,6 +40,12 @@ def git_revision() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def default_run_dir(config: Config) -> Path:
+    """Where a run goes when neither --out nor `evaluation.out` names one: runs/<agent>-<split>-<time>."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.evaluation.agent}-{config.environment.split}-{stamp}"
 
 
 class RunDir:

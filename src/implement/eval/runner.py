@@ -27,8 +27,15 @@ from implement.metaicl import read_conditions, store_conditions
 from implement.state import SymbolicState, initial_state, update_state
 
 # Settings that may change when a run is resumed; every other one must match run.json.
-# (The API server may move: the agent it serves is checked against the config anyway.)
-_RESUMABLE = {("evaluation", "trials"), ("evaluation", "parallel"), ("evaluation", "api_url")}
+# (The API server may move: the agent it serves is checked against the config anyway; so may the run
+# directory itself.) The data-collection and training sections play no episode, they are not compared.
+_RESUMABLE = {
+    ("evaluation", "trials"),
+    ("evaluation", "parallel"),
+    ("evaluation", "api_url"),
+    ("evaluation", "out"),
+}
+_NOT_PLAYED = {"collect", "training"}
 
 
 @dataclass
@@ -58,6 +65,7 @@ def _check_resume(stored: dict[str, Any], config: Config) -> None:
     changed = [
         f"{section}.{name}: {stored[section].get(name)!r} -> {value!r}"
         for section, values in current.items()
+        if section not in _NOT_PLAYED
         for name, value in values.items()
         if (section, name) not in _RESUMABLE and stored.get(section, {}).get(name) != value
     ]

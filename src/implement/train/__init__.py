@@ -7,10 +7,9 @@ inside the functions, so importing this package is cheap.
 from __future__ import annotations
 
 from implement.train.base_models import resolve_base_model
-from implement.train.sft import RunOptions, TrainResult, load_samples, prepare_training, train_world_model
+from implement.train.sft import TrainResult, load_samples, prepare_training, train_world_model
 
 __all__ = [
-    "RunOptions",
     "TrainResult",
     "load_samples",
     "prepare_training",

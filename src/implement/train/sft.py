@@ -37,8 +37,6 @@ logger = logging.getLogger(__name__)
 MODES = ("perception", "prediction")
 SAMPLE_FILES = {mode: f"curated_samples_{mode}.jsonl" for mode in MODES}
 TRAIN_INFO = "implement_train.json"
-DEFAULT_MAX_LENGTH = 4096  # tokens; a full ALFWorld state in and out fits
-DEFAULT_SAVE_STEPS = 500
 ROLES = ("system", "user", "assistant")
 
 
@@ -230,28 +228,21 @@ class PreparedTraining:
     skipped: dict[str, int]
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How one training run goes, beside the paper's hyper-parameters (`TrainingConfig`)."""
-
-    base_model: str | None = None  # default: `config.base_model`
-    max_steps: int | None = None  # default: `config.epochs` epochs
-    max_length: int = DEFAULT_MAX_LENGTH
-    seed: int = 0
-    device: str | None = None  # "cpu" or "cuda" (default: cuda when available)
-    logging_steps: int = 10
-    save_steps: int = DEFAULT_SAVE_STEPS
-    cache_dir: Path | None = None  # where embedded base models are converted
+def logging_steps(config: TrainingConfig) -> int:
+    """`config.logging_steps`, else every step of a short run (<= 50 steps) and every 10th of a long one."""
+    if config.logging_steps is not None:
+        return config.logging_steps
+    return 1 if config.max_steps is not None and config.max_steps <= 50 else 10
 
 
 def prepare_training(
-    data_dir: str | Path, output_dir: str | Path, config: TrainingConfig, options: RunOptions = RunOptions()
+    data_dir: str | Path, output_dir: str | Path, config: TrainingConfig
 ) -> PreparedTraining:
     """Load the samples, the base model and its LoRA adapter, and build the trainer.
 
-    `options.device` is "cpu" or "cuda" (default: cuda when available); bf16 on CUDA, fp32 on CPU.
-    `options.max_steps` (default: `config.epochs` epochs) caps the optimizer steps. A checkpoint is
-    kept every `options.save_steps` steps in `output_dir` (the last two), to resume a stopped run.
+    `config.device` is "cpu" or "cuda" (default: cuda when available); bf16 on CUDA, fp32 on CPU.
+    `config.max_steps` (default: `config.epochs` epochs) caps the optimizer steps. A checkpoint is
+    kept every `config.save_steps` steps in `output_dir` (the last two), to resume a stopped run.
     """
     import torch
     from datasets import Dataset
@@ -259,42 +250,42 @@ def prepare_training(
     from trl import SFTConfig, SFTTrainer
 
     samples, skipped = load_samples(data_dir)
-    base_model = options.base_model or config.base_model
-    model_path = resolve_base_model(base_model, options.cache_dir)
+    base_model = config.base_model
+    model_path = resolve_base_model(base_model)
     vision = any(sample.has_image for sample in samples)  # TRL's vision format, for all samples
     if vision and not _is_vision_model(model_path):
         raise DataError(
             f"the samples in {data_dir} carry images but the base model {base_model} is text-only; "
             "curate without frames or train a vision-language model (e.g. Qwen/Qwen2.5-VL-7B-Instruct)"
         )
-    train, held_out = split_samples(samples, config.validation_fraction, options.seed)
-    cuda = torch.cuda.is_available() if options.device is None else options.device.startswith("cuda")
+    train, held_out = split_samples(samples, config.validation_fraction, config.seed)
+    cuda = torch.cuda.is_available() if config.device is None else config.device.startswith("cuda")
     fields = SFTConfig.__dataclass_fields__  # transformers 5 renamed gradient_checkpointing
     name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     checkpointing: dict[str, Any] = {name: True}
     args = SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
-        max_steps=options.max_steps if options.max_steps is not None else -1,
+        max_steps=config.max_steps if config.max_steps is not None else -1,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.gradient_accumulation,
         learning_rate=config.learning_rate,
         max_grad_norm=config.max_grad_norm,
-        max_length=options.max_length,
+        max_length=config.max_length,
         bf16=cuda,
         use_cpu=not cuda,
         # on CPU too: ALFWorld prompts are ~2k tokens, and 4 of them OOM 24 GB without it (13.5 GB with)
         **checkpointing,
         model_init_kwargs={"dtype": torch.bfloat16 if cuda else torch.float32},
-        logging_steps=options.logging_steps,
+        logging_steps=logging_steps(config),
         eval_strategy="no",  # evaluated before and after, by `train_world_model`
         save_strategy="steps",
-        save_steps=options.save_steps,
+        save_steps=config.save_steps,
         save_total_limit=2,
         report_to="none",
-        seed=options.seed,
-        data_seed=options.seed,
+        seed=config.seed,
+        data_seed=config.seed,
     )
     lora = LoraConfig(
         r=config.lora_r,
@@ -323,12 +314,10 @@ def prepare_training(
         logger.warning(
             "%d samples left out: their prompt is longer than %d tokens",
             len(train) - kept,
-            options.max_length,
+            config.max_length,
         )
     if kept == 0:
-        raise DataError(
-            f"no training sample fits in max_length={options.max_length} tokens; raise max_length"
-        )
+        raise DataError(f"no training sample fits in max_length={config.max_length} tokens; raise max_length")
     return PreparedTraining(
         trainer=trainer,
         base_model=base_model,
@@ -344,7 +333,6 @@ def train_world_model(
     data_dir: str | Path,
     output_dir: str | Path,
     config: TrainingConfig,
-    options: RunOptions = RunOptions(),
     *,
     resume: bool = False,
 ) -> TrainResult:
@@ -360,7 +348,7 @@ def train_world_model(
     output_dir = Path(output_dir)
     if resume and not any(output_dir.glob("checkpoint-*")):
         raise DataError(f"nothing to resume: {output_dir} holds no checkpoint-* folder")
-    prepared = prepare_training(data_dir, output_dir, config, options)
+    prepared = prepare_training(data_dir, output_dir, config)
     trainer = prepared.trainer
     evaluate = trainer.eval_dataset is not None
     eval_before = trainer.evaluate()["eval_loss"] if evaluate and not resume else None
@@ -385,7 +373,6 @@ def train_world_model(
             **result.to_dict(),
             "model_path": prepared.model_path,
             "config": asdict(config),
-            "options": asdict(options),
             "versions": {
                 "torch": torch.__version__, "transformers": transformers.__version__,
                 "peft": peft.__version__, "trl": trl.__version__,
