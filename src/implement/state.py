@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
 
+from implement.envs.commands import parse_command
 from implement.errors import ImplementError
 
 logger = logging.getLogger(__name__)
@@ -247,7 +248,6 @@ _LOOK_MIDDLE = re.compile(
 )
 _NOTHING_HAPPENS = re.compile(r"^Nothing happens\.$")
 _HELP = re.compile(r"^Available commands:")
-_GO_TO = re.compile(r"^go to (?P<r>.+)$")
 
 
 def parse_list(text: str) -> list[str]:
@@ -311,10 +311,10 @@ def _arrive(state: SymbolicState, match: re.Match[str], action: str) -> Symbolic
     elif rest:
         logger.debug("unrecognized arrival view after %r: %r", action, rest[:200])
     if re.fullmatch(r"loc \d+", name):
-        go = _GO_TO.match(action.strip().lower())
-        if go is None:
+        go = parse_command(action.strip().lower())
+        if go is None or go.verb != "go to" or go.receptacle is None:
             return state
-        name = go.group("r")
+        name = go.receptacle
     state = _set_receptacle(state, name, visited=True)
     return replace(state, agent_location=name)
 

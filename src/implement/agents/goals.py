@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from implement.envs.commands import APPLIANCES, Treatment
 from implement.errors import ImplementError
 
-TREATMENT_APPLIANCE = {"heat": "microwave", "cool": "fridge", "clean": "sinkbasin"}
-_STATE_OF = {"heat": "hot", "cool": "cool", "clean": "clean"}
+_STATE_OF: dict[Treatment, str] = {"heat": "hot", "cool": "cool", "clean": "clean"}
 
-_TEMPLATES: tuple[tuple[str, str, str | None, int], ...] = (
+_TEMPLATES: tuple[tuple[str, str, Treatment | None, int], ...] = (
     # (regex over the goal, task type, treatment, objects to place)
     (r"put a clean (?P<o>\w+) in (?P<r>\w+)", "pick_clean_then_place_in_recep", "clean", 1),
     (r"clean some (?P<o>\w+) and put it in (?P<r>\w+)", "pick_clean_then_place_in_recep", "clean", 1),
@@ -42,13 +42,13 @@ class Goal:
     task_type: str
     object_type: str
     receptacle_type: str | None = None
-    treatment: str | None = None  # heat, cool or clean
+    treatment: Treatment | None = None
     count: int = 1
     lamp_type: str | None = None
 
     @property
     def appliance_type(self) -> str | None:
-        return TREATMENT_APPLIANCE[self.treatment] if self.treatment else None
+        return APPLIANCES[self.treatment] if self.treatment else None
 
     @property
     def required_state(self) -> str | None:
@@ -71,4 +71,4 @@ def parse_goal(sentence: str) -> Goal:
     raise GoalParseError(f"not an ALFWorld task sentence: {sentence!r}")
 
 
-__all__ = ["TREATMENT_APPLIANCE", "Goal", "GoalParseError", "parse_goal"]
+__all__ = ["Goal", "GoalParseError", "parse_goal"]

@@ -17,11 +17,13 @@ Arrived at a closed receptacle it came to search, it opens it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from implement.agents.belief import Belief
 from implement.agents.goals import Goal, parse_goal
 from implement.agents.policy import PolicyReply, PolicyView
+from implement.envs.commands import Command, Verb, format_command, parse_command
 from implement.state import SymbolicState, base_name, object_states, object_type, receptacle_type
 
 
@@ -49,7 +51,7 @@ class PlannerPolicy:
         if self.goal is None:
             raise RuntimeError("decide() before reset()")
         failed = {a for a, ok in view.history if not ok}
-        opened = frozenset(a.removeprefix("open ") for a, ok in view.history if ok and a.startswith("open "))
+        opened = frozenset(_opened(a for a, ok in view.history if ok))
         found = self.candidates(self.goal, view.state, view.admissible, opened)
         candidates = sorted(found, key=lambda c: c.action in failed)
         if not candidates:
@@ -115,7 +117,7 @@ class _Step:
     def candidates(self) -> list[Candidate]:
         goal, state, held = self.goal, self.state, self.state.holding
         if held is not None and object_type(held) != goal.object_type:
-            return [Candidate(a) for a in sorted(self.allowed) if a.startswith(f"move {held} to ")][:1]
+            return [Candidate(a) for a in self.allowed_on("move", lambda o: o == held)][:1]
         if held is None:
             return self.get(goal.object_type)
         if goal.count == 0:  # look at the object under a lamp
@@ -133,12 +135,12 @@ class _Step:
             if name == skip:
                 continue
             for obj in (base_name(o) for o in rec.objects if object_type(o) == kind):
-                if f"take {obj} from {name}" in self.allowed:
-                    takes.append(Candidate(f"take {obj} from {name}"))
-                elif rec.open is False and f"open {name}" in self.allowed:
-                    visits.append(Candidate(f"open {name}"))
-                elif f"go to {name}" in self.allowed:
-                    visits.append(Candidate(f"go to {name}"))
+                if _text("take", obj, name) in self.allowed:
+                    takes.append(Candidate(_text("take", obj, name)))
+                elif rec.open is False and _text("open", receptacle=name) in self.allowed:
+                    visits.append(Candidate(_text("open", receptacle=name)))
+                elif _text("go to", receptacle=name) in self.allowed:
+                    visits.append(Candidate(_text("go to", receptacle=name)))
         return takes + visits or self.search(kind, skip)
 
     def search(self, kind: str, skip: str | None = None) -> list[Candidate]:
@@ -152,19 +154,21 @@ class _Step:
             seen = (rec.visited and (rec.open is not False or bool(rec.objects))) or name in self.opened
             if name == skip or seen:
                 continue
-            if f"open {name}" in self.allowed:
+            opening, going = _text("open", receptacle=name), _text("go to", receptacle=name)
+            if opening in self.allowed:
                 if name == self.state.agent_location:
-                    return [Candidate(f"open {name}", kind, name, 1)]
-                found.append(Candidate(f"open {name}", kind, name, 1))
-            elif f"go to {name}" in self.allowed:
-                found.append(Candidate(f"go to {name}", kind, name, 2 if rec.open is False else 1))
+                    return [Candidate(opening, kind, name, 1)]
+                found.append(Candidate(opening, kind, name, 1))
+            elif going in self.allowed:
+                found.append(Candidate(going, kind, name, 2 if rec.open is False else 1))
         return found
 
     def treat(self, held: str) -> list[Candidate]:
         verb = self.goal.treatment
-        treat = [Candidate(a) for a in sorted(self.allowed) if a.startswith(f"{verb} {held} with ")]
+        treat = [Candidate(a) for a in self.allowed_on(verb, lambda o: o == held)] if verb else []
         appliances = [n for n in self.state.world_state if receptacle_type(n) == self.goal.appliance_type]
-        return treat or [Candidate(f"go to {n}") for n in appliances if f"go to {n}" in self.allowed]
+        goes = [_text("go to", receptacle=n) for n in appliances]
+        return treat or [Candidate(a) for a in goes if a in self.allowed]
 
     def place(self, held: str) -> list[Candidate]:
         target = self.target()
@@ -176,24 +180,33 @@ class _Step:
         ]
         here, there = [], []
         for name in names:
-            if f"move {held} to {name}" in self.allowed:
-                here.append(Candidate(f"move {held} to {name}"))
-            elif f"open {name}" in self.allowed and self.state.receptacle(name).open is False:
-                here.append(Candidate(f"open {name}"))
-            elif f"go to {name}" in self.allowed:
-                there.append(Candidate(f"go to {name}"))
+            moving, opening = _text("move", held, name), _text("open", receptacle=name)
+            if moving in self.allowed:
+                here.append(Candidate(moving))
+            elif opening in self.allowed and self.state.receptacle(name).open is False:
+                here.append(Candidate(opening))
+            elif _text("go to", receptacle=name) in self.allowed:
+                there.append(Candidate(_text("go to", receptacle=name)))
         return here + there
 
     def use_lamp(self, lamp: str) -> list[Candidate]:
-        uses = [
-            Candidate(a) for a in sorted(self.allowed) if a.startswith("use ") and object_type(a[4:]) == lamp
-        ]
+        uses = [Candidate(a) for a in self.allowed_on("use", lambda o: object_type(o) == lamp)]
         visits = [
-            Candidate(f"go to {name}")
+            Candidate(_text("go to", receptacle=name))
             for name, rec in self.state.world_state.items()
-            if any(object_type(o) == lamp for o in rec.objects) and f"go to {name}" in self.allowed
+            if any(object_type(o) == lamp for o in rec.objects)
+            and _text("go to", receptacle=name) in self.allowed
         ]
         return uses or visits or self.search(lamp)
+
+    def allowed_on(self, verb: Verb, accept: Callable[[str], bool]) -> list[str]:
+        """The allowed commands of `verb` whose object `accept` takes, in text order."""
+        found = []
+        for text in sorted(self.allowed):
+            command = parse_command(text)
+            if command is not None and command.verb == verb and accept(command.object or ""):
+                found.append(text)
+        return found
 
     def target(self) -> str | None:
         """The target receptacle already holding goal objects (pick two), else the first of its type."""
@@ -201,6 +214,18 @@ class _Step:
         kind = self.goal.object_type
         holding = [n for n in names if any(object_type(o) == kind for o in self.state.receptacle(n).objects)]
         return next(iter(holding or names), None)
+
+
+def _text(verb: Verb, obj: str | None = None, receptacle: str | None = None) -> str:
+    return format_command(Command(verb, obj, receptacle))
+
+
+def _opened(actions: Iterable[str]) -> Iterator[str]:
+    """The receptacles the `open` commands among `actions` opened."""
+    for action in actions:
+        command = parse_command(action)
+        if command is not None and command.verb == "open" and command.receptacle is not None:
+            yield command.receptacle
 
 
 def _expected_finds(candidate: Candidate, belief: Belief) -> float:

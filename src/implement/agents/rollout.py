@@ -8,35 +8,39 @@ from 0 to 1). The belief of the action carries the mean score (`lookahead`).
 
 from __future__ import annotations
 
-from implement.agents.goals import TREATMENT_APPLIANCE, Goal
+from implement.agents.goals import Goal
 from implement.agents.planner import plan_step
+from implement.envs.commands import APPLIANCES, Command, format_command
 from implement.metaicl import Conditions
 from implement.state import SymbolicState, base_name, object_states, object_type, receptacle_type
 from implement.world_model.base import WorldModel
 
-_TREATMENTS = {appliance: verb for verb, appliance in TREATMENT_APPLIANCE.items()}
+_TREATMENTS = {appliance: verb for verb, appliance in APPLIANCES.items()}
 _LAMPS = ("desklamp", "floorlamp")
 
 
 def imagined_commands(state: SymbolicState) -> tuple[str, ...]:
     """The commands ALFWorld would admit in `state`, as far as the state tells."""
     here, held = state.agent_location, state.holding
-    commands = [f"go to {name}" for name in state.world_state if name != here]
+    commands = [Command("go to", receptacle=name) for name in state.world_state if name != here]
     rec = state.world_state.get(here)
     if rec is None:
-        return tuple(commands)
+        return tuple(map(format_command, commands))
     if rec.open is not False:
         objects = [base_name(o) for o in rec.objects]
         if held is None:
-            commands += [f"take {o} from {here}" for o in objects]
+            commands += [Command("take", o, here) for o in objects]
         else:
-            commands.append(f"move {held} to {here}")
-        commands += [f"use {o}" for o in objects if object_type(o) in _LAMPS]
-    commands.append(f"open {here}" if rec.open is False else f"close {here}" if rec.open is True else "look")
+            commands.append(Command("move", held, here))
+        commands += [Command("use", o) for o in objects if object_type(o) in _LAMPS]
+    if rec.open is False:
+        commands.append(Command("open", receptacle=here))
+    else:
+        commands.append(Command("close", receptacle=here) if rec.open is True else Command("look"))
     verb = _TREATMENTS.get(receptacle_type(here))
     if held is not None and verb is not None:
-        commands.append(f"{verb} {held} with {here}")
-    return tuple(commands)
+        commands.append(Command(verb, held, here))
+    return tuple(map(format_command, commands))
 
 
 def goal_progress(goal: Goal, state: SymbolicState) -> float:

@@ -8,26 +8,22 @@ earlier trials of the same task showed (MetaICL `Conditions`, in `implement.meta
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Protocol
 
+from implement.envs.commands import parse_command
 from implement.state import OPENABLE_TYPES, SymbolicState, receptacle_type, receptacles_in
 
 if TYPE_CHECKING:  # implement.metaicl uses this module's helpers
     from implement.metaicl import Conditions
 
-_GO_TO = re.compile(r"^go to (?P<r>.+)$")
-_OPEN = re.compile(r"^open (?P<r>.+)$")
-_ARGS = re.compile(
-    r"^(?:take|move|put|heat|cool|clean|slice) (?P<o>.+?) (?:from|to|into|in|on|with) (?P<r>.+)$"
-)
-_ONE = re.compile(r"^(?:go to|open|close|examine|use) (?P<r>.+)$")
-
 
 def action_target(action: str) -> str | None:
-    """The receptacle an action is about: 'go to fridge 1' -> 'fridge 1', 'take a from b' -> 'b'."""
-    match = _ARGS.match(action) or _ONE.match(action)
-    return match.group("r") if match else None
+    """The receptacle an action is about: 'go to fridge 1' -> 'fridge 1', 'take a from b' -> 'b'.
+
+    Without one, the knife of `slice` or the thing used or examined (`Command.target`).
+    """
+    command = parse_command(action)
+    return command.target if command is not None else None
 
 
 def visible_receptacles(prev: SymbolicState, action: str, observation: str) -> list[str]:
@@ -39,21 +35,24 @@ def visible_receptacles(prev: SymbolicState, action: str, observation: str) -> l
 
 def is_information_gathering(state: SymbolicState, action: str) -> bool:
     """Going to a receptacle not yet visited, or opening one whose inside was never seen."""
-    go_to, opening = _GO_TO.match(action), _OPEN.match(action)
-    if go_to:
-        return not state.receptacle(go_to.group("r")).visited
-    if opening:
-        target = state.receptacle(opening.group("r"))
+    command = parse_command(action)
+    if command is None or command.receptacle is None:
+        return False
+    if command.verb == "go to":
+        return not state.receptacle(command.receptacle).visited
+    if command.verb == "open":
+        target = state.receptacle(command.receptacle)
         return not target.visited or (target.open is False and not target.objects)
     return False
 
 
 def closed_unvisited_target(state: SymbolicState, action: str) -> str | None:
     """The receptacle of `go to X` when X opens, is closed and was never visited (its inside is unknown)."""
-    if not action.startswith("go to "):
+    command = parse_command(action)
+    if command is None or command.verb != "go to" or command.receptacle is None:
         return None
-    target = action_target(action)
-    if target is None or receptacle_type(target) not in OPENABLE_TYPES:
+    target = command.receptacle
+    if receptacle_type(target) not in OPENABLE_TYPES:
         return None
     rec = state.receptacle(target)
     return target if not rec.visited and rec.open is False else None
