@@ -104,7 +104,7 @@ def make_config(root: Path, steps: int, parallel: int, games: int | None = None)
 def builder(chat: ChatModel, mc_samples: int) -> Callable[[Config, list[Game]], Callable[[], Agent]]:
     def build(config: Config, games: list[Game]) -> Callable[[], Agent]:
         return lambda: ImplementAgent(
-            LLMPolicy(chat), LLMWorldModel(chat, mc_samples=mc_samples), mc_samples=mc_samples, max_rounds=2
+            LLMPolicy(chat), LLMWorldModel(chat), mc_samples=mc_samples, max_rounds=2
         )
 
     return build

@@ -160,7 +160,7 @@ def test_metaicl_conditions_reach_the_prompt_of_the_same_game_only(
         recorder = Recorder(OpenAIChatModel("fake-model", base_url=url, api_key="k"))
 
         def builder(config: Config, games: list[Game]) -> Callable[[], Agent]:
-            world_model = LLMWorldModel(recorder, mc_samples=2, max_tokens=64)
+            world_model = LLMWorldModel(recorder, max_tokens=64)
             return lambda: ImplementAgent(PlannerPolicy(), world_model, mc_samples=2, max_rounds=2)
 
         config = make_config(two_games_root(tmp_path, heat, bedroom), trials=2, replay_solved=True)

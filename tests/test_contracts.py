@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from implement.agents import AGENTS, agent_builder
-from implement.agents.base import Decision, EpisodeOutcome, TaskMemory
+from implement.agents import AGENTS, STATELESS_AGENTS, agent_builder
+from implement.agents.base import Decision, EpisodeOutcome, StatelessAgent, TaskMemory
 from implement.agents.checker import check_agent
 from implement.agents.reference import RandomAgent
 from implement.config import Config
@@ -50,6 +50,13 @@ def test_every_registered_agent_keeps_the_contract(
 ) -> None:
     new_agent = agent_builder(agent)(config_with(policy), tiny_games)
     check_agent(new_agent(), env, tiny_games[0])
+
+
+def test_the_stateless_agents_are_those_the_registry_names(tiny_games: list[Game]) -> None:
+    """`STATELESS_AGENTS` (what the API server serves) agrees with the `StatelessAgent` protocol."""
+    config = config_with(f"scripted:{SCRIPTED_POLICY}")
+    stateless = {n for n in AGENTS if isinstance(agent_builder(n)(config, tiny_games)(), StatelessAgent)}
+    assert stateless == set(STATELESS_AGENTS)
 
 
 def test_every_world_model_keeps_the_contract(

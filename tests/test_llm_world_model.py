@@ -27,7 +27,7 @@ from implement.prompts.world_model import (
     VERSION as PROMPT_VERSION,
 )
 from implement.state import ReceptacleState, SymbolicState, update_state
-from implement.world_model.base import WorldModel
+from implement.world_model.base import Perceived, WorldModel
 from implement.world_model.llm import LLMWorldModel
 from implement.world_model.parsing import StateParseError, parse_state
 
@@ -190,8 +190,8 @@ def test_predict_samples_information_gathering_and_drops_garbage(
     server_url: tuple[FakeOpenAIServer, str],
 ) -> None:
     server, url = server_url
-    wm = model_at(url, mc_samples=8)
-    predicted = asyncio.run(wm.predict(START, "go to shelf 1", CONDITIONS))
+    wm = model_at(url)
+    predicted = asyncio.run(wm.predict(START, "go to shelf 1", CONDITIONS, n=8))
     assert server.stats.choices_returned == 8
     assert predicted == [AT_SHELF] * 4  # GOOD and fenced kept, garbage and "{broken" dropped
     assert wm.stats.requests == 1 and wm.stats.samples == 8 and wm.stats.parse_failures == 4
@@ -201,7 +201,7 @@ def test_predict_samples_information_gathering_and_drops_garbage(
 
 def test_predict_other_actions_get_one_sample(server_url: tuple[FakeOpenAIServer, str]) -> None:
     server, url = server_url
-    wm = model_at(url, mc_samples=8)
+    wm = model_at(url)
 
     async def both() -> tuple[
         list[SymbolicState], list[SymbolicState]
@@ -211,7 +211,7 @@ def test_predict_other_actions_get_one_sample(server_url: tuple[FakeOpenAIServer
 
     predicted, explicit = asyncio.run(both())
     assert predicted == [HOLDING]
-    assert len(explicit) == 1  # n overrides mc_samples: GOOD kept, garbage dropped
+    assert len(explicit) == 1  # GOOD kept, garbage dropped
     assert server.stats.requests == 2 and server.stats.choices_returned == 1 + 2
 
 
@@ -219,8 +219,8 @@ def test_predict_all_samples_garbage_returns_empty_and_counts(
     server_url: tuple[FakeOpenAIServer, str],
 ) -> None:
     _, url = server_url
-    wm = model_at(url, mc_samples=3)
-    assert asyncio.run(wm.predict(AT_SHELF, "go to countertop 1")) == []  # visited: one sample
+    wm = model_at(url)
+    assert asyncio.run(wm.predict(AT_SHELF, "go to countertop 1", n=3)) == []  # visited: one sample
     assert wm.stats.parse_failures == 1 and wm.stats.empty_predictions == 1
 
 
@@ -228,8 +228,8 @@ def test_predict_closed_openable_receptacle_imagines_its_contents(
     server_url: tuple[FakeOpenAIServer, str],
 ) -> None:
     _, url = server_url
-    wm = model_at(url, mc_samples=2)
-    predicted = asyncio.run(wm.predict(START, "go to fridge 1", CONDITIONS))
+    wm = model_at(url)
+    predicted = asyncio.run(wm.predict(START, "go to fridge 1", CONDITIONS, n=2))
     assert len(predicted) == 2
     for state in predicted:
         fridge = state.world_state["fridge 1"]
@@ -247,9 +247,9 @@ def test_perceive_parses_the_model_answer_and_falls_back_counted(
     arrive = "You arrive at shelf 1. On the shelf 1, you see a mug 1."
 
     async def both() -> tuple[SymbolicState, SymbolicState]:
-        took = await wm.perceive(START, "take apple 1 from countertop 1", observation)
+        took = await wm.perceive(START, Perceived("take apple 1 from countertop 1", observation))
         assert wm.stats.fallbacks == 0
-        return took, await wm.perceive(START, "go to shelf 1", arrive)
+        return took, await wm.perceive(START, Perceived("go to shelf 1", arrive))
 
     took, perceived = asyncio.run(both())
     assert took == HOLDING  # the model's answer (a Python literal), parsed
@@ -284,10 +284,10 @@ class Recorder:
 
 def test_sampling_settings_and_conditions_sent() -> None:
     rec = Recorder()
-    wm = LLMWorldModel(rec, mc_samples=4, temperature=0.7)
-    asyncio.run(wm.predict(START, "go to shelf 1", CONDITIONS))
-    asyncio.run(wm.predict(AT_SHELF, "go to countertop 1", CONDITIONS))
-    asyncio.run(wm.perceive(START, "look", "Nothing happens.", frame="http://x/frame.png"))
+    wm = LLMWorldModel(rec, temperature=0.7)
+    asyncio.run(wm.predict(START, "go to shelf 1", CONDITIONS, n=4))
+    asyncio.run(wm.predict(AT_SHELF, "go to countertop 1", CONDITIONS, n=4))
+    asyncio.run(wm.perceive(START, Perceived("look", "Nothing happens.", frame="http://x/frame.png")))
     gather, other, per = rec.calls
     assert (gather["n"], gather["temperature"]) == (4, 0.7)
     assert (other["n"], other["temperature"]) == (1, 0.0)
@@ -296,7 +296,7 @@ def test_sampling_settings_and_conditions_sent() -> None:
     other_text = user_text(other["messages"])
     assert "Condition 1" not in other_text and "Condition 2" in other_text
     assert "closed and was never opened" not in user_text(gather["messages"])
-    asyncio.run(wm.predict(START, "go to fridge 1"))
+    asyncio.run(wm.predict(START, "go to fridge 1", n=4))
     assert "fridge 1 is closed and was never opened" in user_text(rec.calls[-1]["messages"])
     assert rec.calls[-1]["n"] == 4
     assert per["messages"][1]["content"][1]["type"] == "image_url"
@@ -307,19 +307,21 @@ def test_request_errors_never_crash_and_are_counted() -> None:
     wm = LLMWorldModel(Recorder(fail=True))
     assert asyncio.run(wm.predict(START, "go to shelf 1")) == []
     arrive = "You arrive at shelf 1. On the shelf 1, you see a mug 1."
-    assert asyncio.run(wm.perceive(START, "go to shelf 1", arrive)) == AT_SHELF
+    assert asyncio.run(wm.perceive(START, Perceived("go to shelf 1", arrive))) == AT_SHELF
+    failed = Perceived("go to shelf 1", arrive, succeeded=False)  # the client's word over the text
+    assert asyncio.run(wm.perceive(START, failed)) == START
     assert wm.stats.to_dict() == {
-        "requests": 2,
+        "requests": 3,
         "samples": 0,
         "parse_failures": 0,
-        "fallbacks": 1,
-        "request_errors": 2,
+        "fallbacks": 2,
+        "request_errors": 3,
         "empty_predictions": 1,
     }
 
 
 def test_bad_arguments_are_rejected() -> None:
-    with pytest.raises(ValueError, match="mc_samples"):
-        LLMWorldModel(Recorder(), mc_samples=0)
+    with pytest.raises(ValueError, match="max_tokens"):
+        LLMWorldModel(Recorder(), max_tokens=0)
     with pytest.raises(ValueError, match="n must be"):
         asyncio.run(LLMWorldModel(Recorder()).predict(START, "go to shelf 1", n=0))

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,22 @@ import httpx
 import pytest
 
 from conftest import TINY_SPLIT
+from fake_openai import FakeOpenAIServer
 from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game
 from implement.errors import ConfigError
 from implement.eval.runner import evaluate
 from implement.jsonl import read_jsonl
+from implement.llm.base import Message
+from implement.llm.scripted import Script, last_user_text
 from implement.serve.app import create_app
-from implement.state import initial_state, update_state
+from implement.state import SymbolicState, initial_state, update_state
+from implement.world_model.symbolic import SymbolicWorldModel
 from servers import free_port, serving, wait_for_http
 
 TOKEN = "test-token-7"
+SCRIPTED_POLICY = Path(__file__).resolve().parents[1] / "examples" / "scripted_policy.json"
 
 
 def _config(**api: Any) -> Config:
@@ -104,6 +110,67 @@ def test_perception_and_prediction(server: str, game_start: Any) -> None:
     framed = {**sample, "frame": "aGVsbG8="}
     refused = httpx.post(f"{server}/perception", json={"samples": [framed]})
     assert refused.status_code == 422 and "frames" in refused.json()["detail"]
+
+
+def test_perception_believes_the_client_that_an_action_failed(server: str, game_start: Any) -> None:
+    """`action_success: false` wins over the text: the symbolic world model changes nothing."""
+    state = initial_state(game_start[2])
+    receptacle = next(iter(state.world_state))
+    env_text = f"You arrive at {receptacle}. On the {receptacle}, you see nothing."
+    sample = {"action": f"go to {receptacle}", "action_success": False, "old_state": state.to_dict(),
+              "observation": env_text}  # fmt: skip
+    (perceived,) = httpx.post(f"{server}/perception", json={"samples": [sample]}).json()["states"]
+    assert perceived == state.to_dict() != update_state(state, f"go to {receptacle}", env_text).to_dict()
+
+
+@dataclass
+class _Listening(Script):
+    """A script that keeps the last user text of every conversation it answers."""
+
+    heard: list[str] = field(default_factory=list)
+
+    def respond(self, messages: list[Message], sample: int = 0) -> str:
+        self.heard.append(last_user_text(messages))
+        return super().respond(messages, sample)
+
+
+def test_a_frame_only_perception_tells_the_llm_world_model_whether_the_action_failed(
+    game_start: Any,
+) -> None:
+    state = initial_state(game_start[2])
+    receptacle = next(iter(state.world_state))
+    script = _Listening(default=state.to_json())
+    with FakeOpenAIServer(script).running() as llm_url:
+        config = _config()
+        config.world_model.model = f"openai:fake-model@{llm_url}"
+        config.llm.api_key, config.llm.max_retries = "sk-test", 0
+        with serving(create_app(config)) as url:
+            for success in (False, True):
+                sample = {"action": f"go to {receptacle}", "action_success": success,
+                          "old_state": state.to_dict(), "frame": "aGVsbG8="}  # fmt: skip
+                answer = httpx.post(f"{url}/perception", json={"samples": [sample]}, timeout=30)
+                assert answer.status_code == 200, answer.text
+                assert SymbolicState.from_dict(answer.json()["states"][0]) == state
+    failed, succeeded = script.heard
+    assert "Succeeded: no" in failed and "Succeeded: yes" in succeeded
+    assert "attached image" in failed and f"Action: go to {receptacle}" in failed
+
+
+def test_one_world_model_serves_every_policy_spec(game_start: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agents' builder gets the server's world model: one load per app, whatever the requests."""
+    built: list[SymbolicWorldModel] = []
+    packaged = SymbolicWorldModel.default
+
+    def counted() -> SymbolicWorldModel:
+        built.append(packaged())
+        return built[-1]
+
+    monkeypatch.setattr(SymbolicWorldModel, "default", staticmethod(counted))
+    with serving(create_app(_config())) as url:
+        for model in (None, f"scripted:{SCRIPTED_POLICY}"):
+            body = {**_policy_body(game_start), "model": model}
+            assert httpx.post(f"{url}/generate_policy", json=body, timeout=60).status_code == 200
+    assert len(built) == 1
 
 
 @pytest.mark.parametrize(

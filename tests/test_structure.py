@@ -42,7 +42,6 @@ LONG_MODULES = {
 LONG_FUNCTIONS = {
     "cli/evaluate.py:evaluate_cmd",
     "cli/pipeline.py:train_cmd",
-    "serve/app.py:create_app",
     "train/sft.py:prepare_training",
 }
 

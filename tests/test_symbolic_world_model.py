@@ -13,7 +13,12 @@ from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game, read_walkthrough
 from implement.metaicl import Conditions
 from implement.state import SymbolicState, base_name, initial_state, object_type, update_state
-from implement.world_model.base import action_target, is_information_gathering
+from implement.world_model.base import (
+    Perceived,
+    UnreadableInputError,
+    action_target,
+    is_information_gathering,
+)
 from implement.world_model.evaluate import play_transitions
 from implement.world_model.symbolic import SymbolicWorldModel
 
@@ -249,3 +254,14 @@ def test_receptacles_sharing_a_spot_are_learned_per_room(tmp_path: Path, tiny_ga
         else:
             assert after.receptacle(action_target(action) or "").open is not False, action
         state = after
+
+
+def test_perception_reads_the_text_and_believes_a_failure(model: SymbolicWorldModel) -> None:
+    start = initial_state("You are in the middle of a room. You see a drawer 1 and a shelf 1.")
+    arrive = "You arrive at shelf 1. On the shelf 1, you see a mug 1."
+    perceived = asyncio.run(model.perceive(start, Perceived("go to shelf 1", arrive)))
+    assert perceived == update_state(start, "go to shelf 1", arrive) != start
+    failed = Perceived("go to shelf 1", arrive, succeeded=False)  # the environment's word over the text
+    assert asyncio.run(model.perceive(start, failed)) == start
+    with pytest.raises(UnreadableInputError, match="reads text observations, not frames"):
+        asyncio.run(model.perceive(start, Perceived("go to shelf 1", frame="http://x/frame.png")))

@@ -8,6 +8,7 @@ from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game
 from implement.metaicl import Conditions
 from implement.state import SymbolicState
+from implement.world_model.base import Perceived
 from implement.world_model.evaluate import evaluate_world_model, play_transitions
 
 
@@ -16,7 +17,7 @@ class Still:
 
     name = "still"
 
-    async def perceive(self, prev: SymbolicState, action: str, observation: str) -> SymbolicState:
+    async def perceive(self, prev: SymbolicState, seen: Perceived) -> SymbolicState:
         return prev
 
     async def predict(

@@ -1,14 +1,16 @@
 """Agents and their registry: a name maps to a builder, run once per evaluation, of fresh agents.
 
 A builder gets the config and the run's games and returns a function making one agent
-per episode; what agents share (a world model, LLM clients) is made once by the builder.
+per episode; what agents share (a world model, LLM clients) is made once by the builder,
+or given to it: the API server makes one world model, perceives with it and passes it on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
-from implement.agents.base import Agent, Decision, EpisodeOutcome, TaskMemory
+from implement.agents.base import Agent, Decision, EpisodeOutcome, StatelessAgent, TaskMemory
 from implement.agents.belief import Belief
 from implement.agents.implement import ImplementAgent, Summarizer, exact_summarizer
 from implement.agents.planner import PlannerPolicy
@@ -18,16 +20,35 @@ from implement.config import Config
 from implement.envs.games import Game, read_walkthrough
 from implement.errors import UnknownNameError
 from implement.state import SymbolicState
+from implement.world_model.base import WorldModel
 
-AgentBuilder = Callable[[Config, list[Game]], Callable[[], Agent]]
+
+class AgentBuilder(Protocol):
+    """A maker of fresh agents for `config` and the run's games.
+
+    `world_model`: the one the agents share when the caller made it already; None: the
+    builder makes the config's. Agents without a world model ignore it.
+    """
+
+    def __call__(
+        self, config: Config, games: list[Game], *, world_model: WorldModel | None = None
+    ) -> Callable[[], Agent]: ...
 
 
-def _expert(config: Config, games: list[Game]) -> Callable[[], Agent]:
+# The registered agents that are `StatelessAgent`s (those the API server can serve).
+STATELESS_AGENTS = ("implement", "vanilla")
+
+
+def _expert(
+    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+) -> Callable[[], Agent]:
     by_id = {g.id: g for g in games}
     return lambda: ExpertAgent(lambda game_id: read_walkthrough(by_id[game_id]))
 
 
-def _random(config: Config, games: list[Game]) -> Callable[[], Agent]:
+def _random(
+    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+) -> Callable[[], Agent]:
     return lambda: RandomAgent(seed=config.evaluation.seed)
 
 
@@ -69,15 +90,21 @@ def make_summarizer(config: Config) -> Summarizer:
     return summarize
 
 
-def _implement(config: Config, games: list[Game]) -> Callable[[], Agent]:
+def _world_model(config: Config, given: WorldModel | None) -> WorldModel:
     from implement.world_model.registry import make_world_model
 
-    world_model = make_world_model(config.world_model.model, config)
+    return given if given is not None else make_world_model(config.world_model.model, config)
+
+
+def _implement(
+    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+) -> Callable[[], Agent]:
+    shared = _world_model(config, world_model)
     new_policy = make_policy(config)
     summarizer = make_summarizer(config)
     return lambda: ImplementAgent(
         new_policy(),
-        world_model,
+        shared,
         summarizer=summarizer,
         mc_samples=config.world_model.mc_samples,
         max_rounds=config.policy.max_interaction_rounds,
@@ -88,18 +115,21 @@ def _implement(config: Config, games: list[Game]) -> Callable[[], Agent]:
     )
 
 
-def _vanilla(config: Config, games: list[Game]) -> Callable[[], Agent]:
+def _vanilla(
+    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+) -> Callable[[], Agent]:
     """The LLM policy on the symbolic state, with neither imagination nor MetaICL."""
     from implement.agents.baselines import require_llm
-    from implement.world_model.registry import make_world_model
 
     require_llm(policy_spec(config), "vanilla")
-    world_model = make_world_model(config.world_model.model, config)
+    shared = _world_model(config, world_model)
     new_policy = make_policy(config)
-    return lambda: ImplementAgent(new_policy(), world_model, imagination=False, metaicl=False, name="vanilla")
+    return lambda: ImplementAgent(new_policy(), shared, imagination=False, metaicl=False, name="vanilla")
 
 
-def _react(config: Config, games: list[Game]) -> Callable[[], Agent]:
+def _react(
+    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+) -> Callable[[], Agent]:
     from implement.agents.baselines import ReactAgent, require_llm
     from implement.llm import make_chat_model
 
@@ -109,7 +139,9 @@ def _react(config: Config, games: list[Game]) -> Callable[[], Agent]:
     )
 
 
-def _reflexion(config: Config, games: list[Game]) -> Callable[[], Agent]:
+def _reflexion(
+    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+) -> Callable[[], Agent]:
     from implement.agents.baselines import ReflexionAgent, require_llm
     from implement.llm import make_chat_model
 
@@ -136,4 +168,14 @@ def agent_builder(name: str) -> AgentBuilder:
     return AGENTS[name]
 
 
-__all__ = ["AGENTS", "Agent", "AgentBuilder", "Decision", "EpisodeOutcome", "TaskMemory", "agent_builder"]
+__all__ = [
+    "AGENTS",
+    "STATELESS_AGENTS",
+    "Agent",
+    "AgentBuilder",
+    "Decision",
+    "EpisodeOutcome",
+    "StatelessAgent",
+    "TaskMemory",
+    "agent_builder",
+]

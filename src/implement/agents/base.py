@@ -1,14 +1,16 @@
-"""The agent contract: told a task and its memory, it answers each observation with a decision."""
+"""The agent contracts: told a task and its memory, an `Agent` answers each observation with a
+decision; a `StatelessAgent` also decides from a state perceived elsewhere (the API server's)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from implement.envs.base import Observation, Task
 from implement.llm.base import usage_ledger
+from implement.state import SymbolicState
 
 
 @dataclass
@@ -82,3 +84,16 @@ class Agent(Protocol):
     async def act(self, observation: Observation) -> Decision: ...
 
     def finish(self, outcome: EpisodeOutcome) -> None: ...
+
+
+@runtime_checkable
+class StatelessAgent(Agent, Protocol):
+    """An `Agent` that continues an episode from a state and history kept by someone else.
+
+    After `reset`, `restore` sets the current state and the steps taken so far (command,
+    succeeded), and `choose` decides the next action from them without perceiving first.
+    """
+
+    def restore(self, state: SymbolicState, history: Sequence[tuple[str, bool]]) -> None: ...
+
+    async def choose(self, admissible: Sequence[str]) -> Decision: ...

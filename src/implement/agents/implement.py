@@ -30,7 +30,7 @@ from implement.envs.base import Observation, Task
 from implement.errors import AgentError, ConfigError
 from implement.metaicl import Conditions, Step, conditions_from_memory, remember_trajectory
 from implement.state import SymbolicState, initial_state
-from implement.world_model.base import WorldModel
+from implement.world_model.base import Perceived, WorldModel
 
 Summarizer = Callable[[SymbolicState, str, list[SymbolicState]], Awaitable[Belief]]
 
@@ -40,7 +40,7 @@ async def exact_summarizer(state: SymbolicState, action: str, samples: list[Symb
 
 
 class ImplementAgent:
-    """See the module docstring."""
+    """See the module docstring. A `StatelessAgent`: the API server `restore`s it and has it `choose`."""
 
     def __init__(
         self,
@@ -158,7 +158,8 @@ class ImplementAgent:
             self._state = initial_state(observation.text)
             return
         before, executed = self._state, observation.action or self._last_action
-        self._state = await self.world_model.perceive(before, executed, observation.text)
+        seen = Perceived(executed, observation.text, succeeded=observation.succeeded)
+        self._state = await self.world_model.perceive(before, seen)
         self._history.append((executed, observation.succeeded))
         self._trajectory.append((before, executed, observation.succeeded, self._state))
 

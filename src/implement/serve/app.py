@@ -25,14 +25,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from implement.agents import agent_builder, policy_spec
-from implement.agents.base import TaskMemory
-from implement.agents.implement import ImplementAgent
+from implement.agents import STATELESS_AGENTS, agent_builder, policy_spec
+from implement.agents.base import Agent, StatelessAgent, TaskMemory
 from implement.config import Config
 from implement.envs.base import Task
 from implement.errors import ConfigError, ImplementError
@@ -40,7 +39,6 @@ from implement.eval.rundir import versions
 from implement.metaicl import store_conditions
 from implement.serve.schemas import (
     PerceptionRequest,
-    PerceptionSample,
     PolicyRequest,
     PolicyResponse,
     PredictionRequest,
@@ -48,12 +46,10 @@ from implement.serve.schemas import (
     State,
     StatesResponse,
 )
-from implement.state import SymbolicState
-from implement.world_model.llm import LLMWorldModel
+from implement.world_model.base import UnreadableInputError, WorldModel
 from implement.world_model.registry import make_world_model
 
 logger = logging.getLogger(__name__)
-SERVED_AGENTS = ("implement", "vanilla")  # agents that decide from a restored state
 # At module level: FastAPI resolves the (postponed) annotations of endpoints from the module's names.
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
 
@@ -88,125 +84,145 @@ class _BodyLimit:
 
 
 class _Agents:
-    """Makers of fresh agents, one per policy spec asked for (the server's own by default)."""
+    """Makers of fresh agents, one per policy spec asked for (the server's own by default), all
+    sharing the server's world model."""
 
-    def __init__(self, config: Config) -> None:
-        if config.evaluation.agent not in SERVED_AGENTS:
-            raise ConfigError(
-                f"the API serves the agents {', '.join(SERVED_AGENTS)}, not {config.evaluation.agent!r}"
-            )
-        self.config = config
-        self._makers: dict[str, Callable[[], Any]] = {}
+    def __init__(self, config: Config, world_model: WorldModel) -> None:
+        self.config, self.world_model = config, world_model
+        self._makers: dict[str, Callable[[], Agent]] = {}
 
-    def make(self, model: str | None) -> ImplementAgent:
+    def make(self, model: str | None) -> StatelessAgent:
         spec = model or policy_spec(self.config)
+        name = self.config.evaluation.agent
         if spec not in self._makers:
             config = replace(self.config, policy=replace(self.config.policy, model=spec))
-            self._makers[spec] = agent_builder(config.evaluation.agent)(config, [])
+            self._makers[spec] = agent_builder(name)(config, [], world_model=self.world_model)
         agent = self._makers[spec]()
-        assert isinstance(agent, ImplementAgent)
+        if not isinstance(agent, StatelessAgent):
+            raise ConfigError(
+                f"the API serves the agents {', '.join(STATELESS_AGENTS)} (they decide from a state"
+                f" perceived elsewhere), not {name!r}"
+            )
         return agent
 
 
 def create_app(config: Config, *, runs: Sequence[Path] = ()) -> FastAPI:
     """The API app for `config` (agent, policy, world model, api limits and token)."""
-    agents = _Agents(config)
-    agents.make(None)  # fail at start, not at the first request, on bad settings
     world_model = make_world_model(config.world_model.model, config)
-    limits = config.api
+    agents = _Agents(config, world_model)
+    agents.make(None)  # fail at start, not at the first request, on bad settings
     app = FastAPI(
         title="IMPLEMENT API",
         description="Model-based online policy iteration for embodied LLM agents (ALFWorld).",
         version=versions().get("implement", "unknown"),
     )
+    app.add_middleware(_BodyLimit, limit=config.api.max_body_bytes)
+    guarded = [Depends(_authorizer(config.api.token))]
+    app.include_router(_health_router(config))
+    app.include_router(_policy_router(agents, config.api.max_batch), dependencies=guarded)
+    app.include_router(_world_model_router(world_model, config), dependencies=guarded)
+    if runs:
+        from implement.serve.dashboard import dashboard_router
 
-    app.add_middleware(_BodyLimit, limit=limits.max_body_bytes)
+        app.include_router(dashboard_router(list(runs)))
+    return app
+
+
+def _authorizer(token: str | None) -> Callable[[Credentials], None]:
+    """The dependency that asks for `Authorization: Bearer TOKEN` (nothing when `token` is None)."""
 
     def authorized(credentials: Credentials) -> None:
-        if limits.token is None:
+        if token is None:
             return
-        if credentials is None or not hmac.compare_digest(credentials.credentials, limits.token):
+        if credentials is None or not hmac.compare_digest(credentials.credentials, token):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    def check_batch(size: int) -> None:
-        if size > limits.max_batch:
-            raise HTTPException(413, f"batch of {size} is over the limit of {limits.max_batch}")
-        if size == 0:
-            raise HTTPException(422, "the batch is empty")
+    return authorized
 
+
+def _check_batch(size: int, limit: int) -> None:
+    if size > limit:
+        raise HTTPException(413, f"batch of {size} is over the limit of {limit}")
+    if size == 0:
+        raise HTTPException(422, "the batch is empty")
+
+
+def _health_router(config: Config) -> APIRouter:
+    """`/health` (GET and POST): what is served, with the versions and limits."""
+    router = APIRouter()
+    served = config.evaluation.agent
     health = {
         "status": "ok",
-        "agent": config.evaluation.agent,
+        "agent": served,
         "policy": policy_spec(config),
         "world_model": config.world_model.model,
-        "imagination": config.policy.imagination and config.evaluation.agent == "implement",
-        "metaicl": config.policy.metaicl and config.evaluation.agent == "implement",
-        "max_batch": limits.max_batch,
+        "imagination": config.policy.imagination and served == "implement",
+        "metaicl": config.policy.metaicl and served == "implement",
+        "max_batch": config.api.max_batch,
         "versions": versions(),
     }
 
-    @app.get("/health", operation_id="health_get")
-    @app.post("/health", operation_id="health_post")
+    @router.get("/health", operation_id="health_get")
+    @router.post("/health", operation_id="health_post")
     async def get_health() -> dict[str, Any]:
         return health
 
-    @app.post("/generate_policy", response_model=PolicyResponse, dependencies=[Depends(authorized)])
+    return router
+
+
+def _policy_router(agents: _Agents, max_batch: int) -> APIRouter:
+    """`/generate_policy`: a fresh agent per environment restores its state and chooses."""
+    router = APIRouter()
+
+    async def decide(body: PolicyRequest, i: int) -> dict[str, Any]:
+        agent = agents.make(body.model)
+        memory = TaskMemory(game_id=f"request-{i}")
+        store_conditions(memory.data, body.conditions(i))
+        task = Task(game_id=memory.game_id, task_type=body.current_tasks[i], goal=body.current_goals[i])
+        agent.reset(task, memory)
+        agent.restore(body.current_states[i].symbolic(), [(h.action, h.succeeded) for h in body.histories[i]])
+        admissible = body.admissible_commands[i] if body.admissible_commands else ()
+        return (await agent.choose(admissible)).to_dict()
+
+    @router.post("/generate_policy", response_model=PolicyResponse)
     async def generate_policy(body: PolicyRequest) -> PolicyResponse:
-        check_batch(len(body))
+        _check_batch(len(body), max_batch)
         try:
             agents.make(body.model)
         except ImplementError as exc:
             raise HTTPException(422, f"model {body.model!r}: {exc}") from exc
-
-        async def decide(i: int) -> dict[str, Any]:
-            agent = agents.make(body.model)
-            memory = TaskMemory(game_id=f"request-{i}")
-            store_conditions(memory.data, body.conditions(i))
-            task = Task(game_id=memory.game_id, task_type=body.current_tasks[i], goal=body.current_goals[i])
-            agent.reset(task, memory)
-            agent.restore(
-                body.current_states[i].symbolic(), [(h.action, h.succeeded) for h in body.histories[i]]
-            )
-            admissible = body.admissible_commands[i] if body.admissible_commands else ()
-            return (await agent.choose(admissible)).to_dict()
-
         try:
-            decisions = await asyncio.gather(*(decide(i) for i in range(len(body))))
+            decisions = await asyncio.gather(*(decide(body, i) for i in range(len(body))))
         except ImplementError as exc:
             raise HTTPException(502, f"the agent failed: {exc}") from exc
         return PolicyResponse(actions=[d["action"] for d in decisions], decisions=decisions)
 
-    async def perceive(sample: PerceptionSample) -> SymbolicState:
-        prev = sample.old_state.symbolic()
-        if isinstance(world_model, LLMWorldModel):
-            frame = sample.frame
-            if frame is not None and not frame.startswith(("data:", "http://", "https://")):
-                frame = f"data:image/png;base64,{frame}"
-            visible = sample.other_receptacles
-            return await world_model.perceive(
-                prev, sample.action, sample.observation, frame=frame, visible=visible
-            )
-        return await world_model.perceive(prev, sample.action, sample.observation)
+    return router
 
-    @app.post("/perception", response_model=StatesResponse, dependencies=[Depends(authorized)])
+
+def _world_model_router(world_model: WorldModel, config: Config) -> APIRouter:
+    """`/perception` and `/predict`, answered by the server's world model."""
+    router = APIRouter()
+    max_batch = config.api.max_batch
+
+    @router.post("/perception", response_model=StatesResponse)
     async def perception(body: PerceptionRequest) -> StatesResponse:
-        check_batch(len(body.samples))
-        for sample in body.samples:
-            if sample.frame is not None and not isinstance(world_model, LLMWorldModel):
-                raise HTTPException(
-                    422, f"the world model {world_model.name} reads text observations, not frames"
-                )
-            if not sample.observation.strip() and sample.frame is None:
-                raise HTTPException(422, "a sample has neither an observation text nor a frame")
+        _check_batch(len(body.samples), max_batch)
+        if any(not s.observation.strip() and s.frame is None for s in body.samples):
+            raise HTTPException(422, "a sample has neither an observation text nor a frame")
         try:
-            states = await asyncio.gather(*(perceive(s) for s in body.samples))
+            states = await asyncio.gather(
+                *(world_model.perceive(s.old_state.symbolic(), s.perceived()) for s in body.samples)
+            )
+        except UnreadableInputError as exc:
+            raise HTTPException(422, str(exc)) from exc
         except ImplementError as exc:
             raise HTTPException(502, f"perception failed: {exc}") from exc
         return StatesResponse(states=[State.of(s) for s in states])
 
-    @app.post("/predict", response_model=PredictionsResponse, dependencies=[Depends(authorized)])
+    @router.post("/predict", response_model=PredictionsResponse)
     async def predict(body: PredictionRequest) -> PredictionsResponse:
-        check_batch(len(body.samples))
+        _check_batch(len(body.samples), max_batch)
         n = body.n or config.world_model.mc_samples
         try:
             predicted = await asyncio.gather(
@@ -219,8 +235,4 @@ def create_app(config: Config, *, runs: Sequence[Path] = ()) -> FastAPI:
             raise HTTPException(502, f"prediction failed: {exc}") from exc
         return PredictionsResponse(predictions=[[State.of(s) for s in states] for states in predicted])
 
-    if runs:
-        from implement.serve.dashboard import dashboard_router
-
-        app.include_router(dashboard_router(list(runs)))
-    return app
+    return router

@@ -20,9 +20,10 @@ from implement.agents.base import Agent, Decision, EpisodeOutcome, TaskMemory
 from implement.config import Config
 from implement.envs.base import Observation, Task
 from implement.envs.games import Game
-from implement.errors import ConfigError, ImplementError
+from implement.errors import AgentError, ConfigError, ImplementError
 from implement.metaicl import Step, conditions_from_memory, remember_trajectory
 from implement.state import SymbolicState, initial_state
+from implement.world_model.base import WorldModel
 
 
 class ApiError(ImplementError):
@@ -82,7 +83,7 @@ class RemoteAgent:
 
     async def act(self, observation: Observation) -> Decision:
         if self._task is None or self._memory is None:
-            raise RuntimeError("act() before reset()")
+            raise AgentError("act() before reset()")
         if self._state is None or self._last_action is None:
             self._state = initial_state(observation.text)
         else:
@@ -120,10 +121,15 @@ def remote_builder(url: str) -> AgentBuilder:
     """An agent builder (see `implement.agents.AgentBuilder`) for the server at `url`.
 
     The server must serve the agent, policy and world model this run's config names, so
-    that run.json tells the truth about what played.
+    that run.json tells the truth about what played. The server's world model perceives:
+    none can be given.
     """
 
-    def build(config: Config, games: list[Game]) -> Callable[[], Agent]:
+    def build(
+        config: Config, games: list[Game], *, world_model: WorldModel | None = None
+    ) -> Callable[[], Agent]:
+        if world_model is not None:
+            raise ConfigError("a remote agent perceives with the API server's world model; none can be given")
         client = ApiClient(url, token=config.api.token)
         served = client.health()
         expected = {"agent": config.evaluation.agent, "policy": policy_spec(config),

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from implement.metaicl import Conditions, FailedAction
 from implement.state import StateError, SymbolicState
+from implement.world_model.base import Perceived
 
 
 class _Body(BaseModel):
@@ -117,11 +118,21 @@ class PolicyResponse(BaseModel):
 
 class PerceptionSample(_Body):
     action: str
-    action_success: bool
+    action_success: bool = Field(description="whether the environment ran the action (False: it failed)")
     old_state: State
     observation: str = ""
-    frame: str | None = Field(default=None, description="the view after the action, base64 or a data: URL")
+    frame: str | None = Field(
+        default=None, description="the view after the action: base64 PNG, a data: URL or an http(s) URL"
+    )
     other_receptacles: list[str] | None = Field(default=None, description="other receptacles in view")
+
+    def perceived(self) -> Perceived:
+        """The world model's input; a bare base64 frame becomes a PNG data: URL."""
+        frame = self.frame
+        if frame is not None and not frame.startswith(("data:", "http://", "https://")):
+            frame = f"data:image/png;base64,{frame}"
+        visible = tuple(self.other_receptacles) if self.other_receptacles is not None else None
+        return Perceived(self.action, self.observation, frame, visible, succeeded=self.action_success)
 
 
 class PerceptionRequest(_Body):

@@ -15,7 +15,7 @@ from implement.envs.games import Game
 from implement.errors import ContractError
 from implement.metaicl import Conditions
 from implement.state import StateError, SymbolicState, initial_state
-from implement.world_model.base import WorldModel, is_information_gathering
+from implement.world_model.base import Perceived, WorldModel, is_information_gathering
 
 
 def check_world_model(model: WorldModel, env: Env, game: Game) -> None:
@@ -52,7 +52,9 @@ async def _check(model: WorldModel, env: Env, game: Game) -> None:
     if not 1 <= len(predicted) <= 3:
         raise ContractError(f"predict({certain!r}, n=3): expected 1 to 3 states, got {len(predicted)}")
     after = env.step(action)
-    perceived = await model.perceive(state, after.action or action, after.text)
+    perceived = await model.perceive(
+        state, Perceived(after.action or action, after.text, succeeded=after.succeeded)
+    )
     _states(f"perceive({action!r})", [perceived])
 
 

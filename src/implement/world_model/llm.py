@@ -3,13 +3,15 @@
 The paper's fine-tuned model served by vLLM (`openai:wm_metaicl@http://localhost:8002/v1`)
 or any chat LLM zero-shot: the prompts are the same (`implement.prompts.world_model`).
 
-- `perceive` sends one `[PER]` request (temperature 0) and parses the answer. An answer
-  that holds no valid state, or a request that fails for good, falls back to the exact text
-  parser (`update_state`); every fallback is counted in `stats` and logged.
+- `perceive` sends one `[PER]` request (temperature 0) with what `Perceived` holds (the
+  text, a frame, the receptacles in view, whether the action succeeded) and parses the
+  answer. An answer that holds no valid state, or a request that fails for good, falls back
+  to the exact text parser (`update_state`; an action said to have failed changes nothing);
+  every fallback is counted in `stats` and logged.
 - `predict` sends one `[PRE]` request with the MetaICL conditions selected for the action
   (`select_conditions`). Information-gathering actions (going to or opening an unvisited
-  receptacle) get `n` samples (default `mc_samples`) at `temperature`; every other action
-  gets one sample at temperature 0. Unparseable samples are dropped and counted.
+  receptacle) get `n` samples at `temperature`; every other action gets one sample at
+  temperature 0. Unparseable samples are dropped and counted.
 - All samples failed: `predict` returns an empty list (counted in
   `stats.empty_predictions`, logged as a warning). The caller decides what an action with
   no imagined outcome means (e.g. `predicted or [state]`); a made-up "unchanged" state would
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -40,6 +41,7 @@ from implement.state import (
     update_state,
 )
 from implement.world_model.base import (
+    Perceived,
     closed_unvisited_target,
     is_information_gathering,
     visible_receptacles,
@@ -71,20 +73,16 @@ class LLMWorldModel:
         self,
         chat_model: ChatModel,
         *,
-        mc_samples: int = 10,
         temperature: float = 1.0,
         max_tokens: int = 2048,
         seed: int = 0,
         max_object_lists: int = 15,
         max_failed_actions: int = 15,
     ) -> None:
-        if mc_samples < 1:
-            raise ConfigError(f"world_model.mc_samples must be >= 1, got {mc_samples}")
         if max_tokens < 1:
             raise ConfigError(f"world_model.max_tokens must be >= 1, got {max_tokens}")
         self.chat_model = chat_model
         self.name = f"llm:{chat_model.name}"
-        self.mc_samples = mc_samples
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
@@ -97,21 +95,13 @@ class LLMWorldModel:
         """Tokens, requests and cost of the underlying chat model."""
         return self.chat_model.usage
 
-    async def perceive(
-        self,
-        prev: SymbolicState,
-        action: str,
-        observation: str,
-        *,
-        frame: str | None = None,
-        visible: Sequence[str] | None = None,
-    ) -> SymbolicState:
-        """The state after `action`, read by the model from `observation` (and `frame`, an image URL)."""
-        succeeded = not observation.strip().startswith("Nothing happens")
+    async def perceive(self, prev: SymbolicState, seen: Perceived) -> SymbolicState:
+        """The state after `seen.action`, read by the model from the text (and frame, an image URL)."""
+        visible = seen.visible
         if visible is None:
-            visible = visible_receptacles(prev, action, observation)
+            visible = tuple(visible_receptacles(prev, seen.action, seen.observation))
         messages = perception_messages(
-            prev, action, observation, succeeded=succeeded, visible=visible, frame=frame
+            prev, seen.action, seen.observation, succeeded=seen.success, visible=visible, frame=seen.frame
         )
         self.stats.requests += 1
         try:
@@ -121,26 +111,26 @@ class LLMWorldModel:
         except (LLMError, ValueError) as exc:  # ValueError: no completion came back
             self.stats.request_errors += 1
             self.stats.fallbacks += 1
-            logger.warning("perception request failed after %r (%s); text parser used", action, exc)
-            return update_state(prev, action, observation)
+            logger.warning("perception request failed after %r (%s); text parser used", seen.action, exc)
+            return _parsed(prev, seen)
         self.stats.samples += 1
         try:
             return parse_state(completion.text)
         except StateParseError as exc:
             self.stats.parse_failures += 1
             self.stats.fallbacks += 1
-            logger.warning("perception answer unparseable after %r (%s); text parser used", action, exc)
-            return update_state(prev, action, observation)
+            logger.warning("perception answer unparseable after %r (%s); text parser used", seen.action, exc)
+            return _parsed(prev, seen)
 
     async def predict(
-        self, state: SymbolicState, action: str, conditions: Conditions | None = None, *, n: int | None = None
+        self, state: SymbolicState, action: str, conditions: Conditions | None = None, *, n: int = 1
     ) -> list[SymbolicState]:
-        """Imagined states after `action`: `n` samples (default `mc_samples`) if it gathers information,
-        else one. Empty when every sample was unparseable or the request failed (counted in `stats`)."""
-        gathering = is_information_gathering(state, action)
-        samples = (n if n is not None else self.mc_samples) if gathering else 1
-        if samples < 1:
+        """Imagined states after `action`: `n` samples if it gathers information, else one.
+        Empty when every sample was unparseable or the request failed (counted in `stats`)."""
+        if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        gathering = is_information_gathering(state, action)
+        samples = n if gathering else 1
         temperature = self.temperature if gathering else 0.0
         selected = select_conditions(
             conditions,
@@ -178,6 +168,11 @@ class LLMWorldModel:
                 "no usable prediction for %r: all %d samples unparseable", action, len(completions)
             )
         return predicted
+
+
+def _parsed(prev: SymbolicState, seen: Perceived) -> SymbolicState:
+    """The text parser's reading of `seen`: an action said to have failed changes nothing."""
+    return prev if seen.succeeded is False else update_state(prev, seen.action, seen.observation)
 
 
 def _keep_closed(state: SymbolicState, receptacle: str) -> SymbolicState:

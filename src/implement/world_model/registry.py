@@ -20,7 +20,6 @@ def make_world_model(spec: str, config: Config) -> WorldModel:
 
     return LLMWorldModel(
         make_chat_model(spec, config.llm),
-        mc_samples=config.world_model.mc_samples,
         temperature=config.world_model.temperature,
         max_tokens=config.world_model.max_tokens,
         max_object_lists=config.world_model.max_object_lists,

@@ -1,6 +1,7 @@
 """`SymbolicWorldModel`: exact rules for ALFWorld's deterministic actions, learned placements for the rest.
 
-Perception is the exact text parser (`update_state`). Prediction simulates ALFWorld's text
+Perception is the exact text parser (`update_state`); an action the environment or
+client says failed changes nothing, and frames are refused (text only). Prediction simulates ALFWorld's text
 engine on the symbolic state (`rules`): it decides from the PDDL domain's preconditions
 whether an action succeeds, writes the feedback the engine's grammar would print, and
 parses it with the same parser, so a prediction follows the parser's conventions exactly.
@@ -42,7 +43,7 @@ from implement.envs.games import Game
 from implement.errors import DataError
 from implement.metaicl import Conditions
 from implement.state import SymbolicState, base_name, object_type, receptacle_type, update_state
-from implement.world_model.base import is_information_gathering
+from implement.world_model.base import Perceived, is_information_gathering, require_text
 from implement.world_model.symbolic.placements import (
     PlacementCounts,
     fit_placements,
@@ -112,8 +113,11 @@ class SymbolicWorldModel:
 
     # ------------------------------------------------------------ the protocol
 
-    async def perceive(self, prev: SymbolicState, action: str, observation: str) -> SymbolicState:
-        return update_state(prev, action, observation)
+    async def perceive(self, prev: SymbolicState, seen: Perceived) -> SymbolicState:
+        require_text(self.name, seen)
+        if seen.succeeded is False:
+            return prev
+        return update_state(prev, seen.action, seen.observation)
 
     async def predict(
         self, state: SymbolicState, action: str, conditions: Conditions | None = None, *, n: int = 1
