@@ -36,7 +36,7 @@ from implement.agents import Agent
 from implement.agents.implement import ImplementAgent
 from implement.agents.llm_policy import LLMPolicy
 from implement.config import Config
-from implement.envs.games import DATA_VERSION, Game, find_games
+from implement.envs.games import DATA_VERSION, find_games
 from implement.eval.runner import evaluate
 from implement.llm.base import ChatModel, Message
 from implement.llm.cache import CachedChatModel, ResponseCache
@@ -101,8 +101,8 @@ def make_config(root: Path, steps: int, parallel: int, games: int | None = None)
     return config
 
 
-def builder(chat: ChatModel, mc_samples: int) -> Callable[[Config, list[Game]], Callable[[], Agent]]:
-    def build(config: Config, games: list[Game]) -> Callable[[], Agent]:
+def builder(chat: ChatModel, mc_samples: int) -> Callable[..., Callable[[], Agent]]:
+    def build(config: Config, **_: Any) -> Callable[[], Agent]:
         return lambda: ImplementAgent(
             LLMPolicy(chat), LLMWorldModel(chat), mc_samples=mc_samples, max_rounds=2
         )

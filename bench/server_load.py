@@ -95,7 +95,7 @@ async def in_process(
 ) -> Any:
     config = Config()
     config.policy.model = POLICY
-    new_agent = agent_builder("implement")(config, [])
+    new_agent = agent_builder("implement")(config)
 
     async def request() -> None:
         agent = new_agent()

@@ -159,7 +159,7 @@ def test_metaicl_conditions_reach_the_prompt_of_the_same_game_only(
     with server.running() as url:
         recorder = Recorder(OpenAIChatModel("fake-model", base_url=url, api_key="k"))
 
-        def builder(config: Config, games: list[Game]) -> Callable[[], Agent]:
+        def builder(config: Config, **_: Any) -> Callable[[], Agent]:
             world_model = LLMWorldModel(recorder, max_tokens=64)
             return lambda: ImplementAgent(PlannerPolicy(), world_model, mc_samples=2, max_rounds=2)
 

@@ -19,7 +19,7 @@ from implement.agents.goals import parse_goal
 from implement.agents.implement import ImplementAgent
 from implement.config import Config
 from implement.envs.base import Observation, Task
-from implement.envs.games import TASK_TYPES, Game
+from implement.envs.games import TASK_TYPES
 from implement.errors import ConfigError
 from implement.eval.runner import Progress, evaluate
 from implement.llm.scripted import Script
@@ -164,7 +164,7 @@ def test_react_thinks_without_spending_steps_and_shows_its_task_types_example(
     }
     with served(script) as (server, recorder):
 
-        def builder(config: Config, games: list[Game]) -> Callable[[], Agent]:
+        def builder(config: Config, **_: Any) -> Callable[[], Agent]:
             return lambda: ReactAgent(recorder)
 
         config = make_config(data_root, "react", trials=1, max_steps=3)
@@ -195,7 +195,7 @@ def test_reflections_reach_later_trials_of_the_same_game_only(data_root: Path, t
     marks: list[int] = []
     with served(script) as (_, recorder):
 
-        def builder(config: Config, games: list[Game]) -> Callable[[], Agent]:
+        def builder(config: Config, **_: Any) -> Callable[[], Agent]:
             return lambda: ReflexionAgent(recorder)
 
         config = make_config(data_root, "reflexion", trials=2, max_steps=3)
@@ -249,11 +249,11 @@ def test_the_registered_baselines_play_the_built_games(
 def test_the_builders_make_fresh_agents_sharing_one_chat_model() -> None:
     config = Config()
     config.llm.model, config.llm.max_tokens, config.llm.temperature = "scripted:", 99, 0.5
-    vanilla = agent_builder("vanilla")(config, [])()
+    vanilla = agent_builder("vanilla")(config)()
     assert isinstance(vanilla, ImplementAgent) and vanilla.name == "vanilla"
     assert (vanilla.imagination, vanilla.metaicl) == (False, False)
     for name, kind in (("react", ReactAgent), ("reflexion", ReflexionAgent)):
-        new_agent = agent_builder(name)(config, [])
+        new_agent = agent_builder(name)(config)
         first, second = new_agent(), new_agent()
         assert type(first) is kind and first is not second and first.name == name
         assert isinstance(first, ReactAgent) and isinstance(second, ReactAgent)
@@ -263,7 +263,7 @@ def test_the_builders_make_fresh_agents_sharing_one_chat_model() -> None:
 @pytest.mark.parametrize("agent", ["vanilla", "react", "reflexion"])
 def test_a_baseline_without_an_llm_is_refused(agent: str) -> None:
     with pytest.raises(ConfigError, match=f"{agent} needs an LLM: pass --policy SPEC or set llm.model"):
-        agent_builder(agent)(Config(), [])
+        agent_builder(agent)(Config())
 
 
 def test_the_cli_refuses_react_without_an_llm(cli: Callable[..., Any]) -> None:

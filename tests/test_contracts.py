@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from implement.agents import AGENTS, STATELESS_AGENTS, agent_builder
+from implement.agents import AGENTS, STATELESS_AGENTS, Oracle, agent_builder
 from implement.agents.base import Decision, EpisodeOutcome, StatelessAgent, TaskMemory
 from implement.agents.checker import check_agent
 from implement.agents.reference import RandomAgent
 from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.base import Observation, Task
-from implement.envs.games import Game
+from implement.envs.games import Game, read_walkthrough
 from implement.errors import ContractError
 from implement.metaicl import Conditions
 from implement.state import SymbolicState, initial_state
@@ -45,17 +45,26 @@ def config_with(policy: str | None) -> Config:
     [(name, f"scripted:{SCRIPTED_POLICY}") for name in AGENTS] + [("implement", None)],
     ids=[f"{name}-scripted" for name in AGENTS] + ["implement-planner"],
 )
+def oracle_of(games: list[Game]) -> Oracle:
+    by_id = {g.id: g for g in games}
+    return lambda game_id: read_walkthrough(by_id[game_id])
+
+
 def test_every_registered_agent_keeps_the_contract(
     agent: str, policy: str | None, env: AlfworldEnv, tiny_games: list[Game]
 ) -> None:
-    new_agent = agent_builder(agent)(config_with(policy), tiny_games)
+    new_agent = agent_builder(agent)(config_with(policy), oracle=oracle_of(tiny_games))
     check_agent(new_agent(), env, tiny_games[0])
 
 
 def test_the_stateless_agents_are_those_the_registry_names(tiny_games: list[Game]) -> None:
     """`STATELESS_AGENTS` (what the API server serves) agrees with the `StatelessAgent` protocol."""
     config = config_with(f"scripted:{SCRIPTED_POLICY}")
-    stateless = {n for n in AGENTS if isinstance(agent_builder(n)(config, tiny_games)(), StatelessAgent)}
+    stateless = {
+        n
+        for n in AGENTS
+        if isinstance(agent_builder(n)(config, oracle=oracle_of(tiny_games))(), StatelessAgent)
+    }
     assert stateless == set(STATELESS_AGENTS)
 
 

@@ -18,7 +18,6 @@ from implement.agents.implement import ImplementAgent
 from implement.agents.llm_policy import LLMPolicy
 from implement.agents.policy import PolicyReply, PolicyView
 from implement.config import Config
-from implement.envs.games import Game
 from implement.eval.runner import evaluate
 from implement.prompts.policy import SYSTEM_TEXT, policy_messages
 from implement.prompts.policy import VERSION as POLICY_PROMPT_VERSION
@@ -224,7 +223,7 @@ def test_implement_with_the_llm_policy_plays_the_built_games(data_root: Path, tm
     config.evaluation.agent, config.evaluation.trials = "implement", 1
     with served(script) as (_, recorder):
 
-        def builder(config: Config, games: list[Game]) -> Callable[[], Agent]:
+        def builder(config: Config, **_: Any) -> Callable[[], Agent]:
             world_model = SymbolicWorldModel.default()
             return lambda: ImplementAgent(LLMPolicy(recorder), world_model, mc_samples=2, max_rounds=3)
 

@@ -72,8 +72,8 @@ def run(config: Config, out: Path, **kwargs: Any) -> dict[str, Any]:
     return asyncio.run(evaluate(config, out, **kwargs))
 
 
-def factory_of(make: Callable[[], Agent]) -> Callable[[Config, list[Game]], Callable[[], Agent]]:
-    return lambda config, games: make
+def factory_of(make: Callable[[], Agent]) -> Callable[..., Callable[[], Agent]]:
+    return lambda config, **_: make
 
 
 def run_games(out: Path) -> list[str]:

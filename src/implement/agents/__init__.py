@@ -1,8 +1,10 @@
 """Agents and their registry: a name maps to a builder, run once per evaluation, of fresh agents.
 
-A builder gets the config and the run's games and returns a function making one agent
-per episode; what agents share (a world model, LLM clients) is made once by the builder,
-or given to it: the API server makes one world model, perceives with it and passes it on.
+A builder gets the config and returns a function making one agent per episode; what agents
+share (a world model, LLM clients) is made once by the builder, or given to it: the API
+server makes one world model, perceives with it and passes it on. Builders never see the
+run's games: only the privileged agents (`PRIVILEGED_AGENTS`, the expert) are given an
+`oracle`, the walkthrough of a game by its id.
 """
 
 from __future__ import annotations
@@ -17,37 +19,42 @@ from implement.agents.planner import PlannerPolicy
 from implement.agents.policy import Policy
 from implement.agents.reference import ExpertAgent, RandomAgent
 from implement.config import Config
-from implement.envs.games import Game, read_walkthrough
-from implement.errors import UnknownNameError
+from implement.errors import ConfigError, UnknownNameError
 from implement.state import SymbolicState
 from implement.world_model.base import WorldModel
 
+Oracle = Callable[[str], list[str]]  # game id -> its walkthrough: privileged
+
 
 class AgentBuilder(Protocol):
-    """A maker of fresh agents for `config` and the run's games.
+    """A maker of fresh agents for `config`.
 
     `world_model`: the one the agents share when the caller made it already; None: the
-    builder makes the config's. Agents without a world model ignore it.
+    builder makes the config's. Agents without a world model ignore it. `oracle`: given to
+    the privileged agents only.
     """
 
     def __call__(
-        self, config: Config, games: list[Game], *, world_model: WorldModel | None = None
+        self, config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
     ) -> Callable[[], Agent]: ...
 
 
 # The registered agents that are `StatelessAgent`s (those the API server can serve).
 STATELESS_AGENTS = ("implement", "vanilla")
+# The registered agents that read the walkthroughs (an upper bound, never a result of the method).
+PRIVILEGED_AGENTS = ("expert",)
 
 
 def _expert(
-    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+    config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
 ) -> Callable[[], Agent]:
-    by_id = {g.id: g for g in games}
-    return lambda: ExpertAgent(lambda game_id: read_walkthrough(by_id[game_id]))
+    if oracle is None:
+        raise ConfigError("the expert replays walkthroughs: it needs the run's oracle (privileged)")
+    return lambda: ExpertAgent(oracle)
 
 
 def _random(
-    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+    config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
 ) -> Callable[[], Agent]:
     return lambda: RandomAgent(seed=config.evaluation.seed)
 
@@ -97,7 +104,7 @@ def _world_model(config: Config, given: WorldModel | None) -> WorldModel:
 
 
 def _implement(
-    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+    config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
 ) -> Callable[[], Agent]:
     shared = _world_model(config, world_model)
     new_policy = make_policy(config)
@@ -116,7 +123,7 @@ def _implement(
 
 
 def _vanilla(
-    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+    config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
 ) -> Callable[[], Agent]:
     """The LLM policy on the symbolic state, with neither imagination nor MetaICL."""
     from implement.agents.baselines import require_llm
@@ -128,7 +135,7 @@ def _vanilla(
 
 
 def _react(
-    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+    config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
 ) -> Callable[[], Agent]:
     from implement.agents.baselines import ReactAgent, require_llm
     from implement.llm import make_chat_model
@@ -140,7 +147,7 @@ def _react(
 
 
 def _reflexion(
-    config: Config, games: list[Game], *, world_model: WorldModel | None = None
+    config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
 ) -> Callable[[], Agent]:
     from implement.agents.baselines import ReflexionAgent, require_llm
     from implement.llm import make_chat_model
@@ -170,11 +177,13 @@ def agent_builder(name: str) -> AgentBuilder:
 
 __all__ = [
     "AGENTS",
+    "PRIVILEGED_AGENTS",
     "STATELESS_AGENTS",
     "Agent",
     "AgentBuilder",
     "Decision",
     "EpisodeOutcome",
+    "Oracle",
     "StatelessAgent",
     "TaskMemory",
     "agent_builder",

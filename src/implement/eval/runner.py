@@ -12,11 +12,21 @@ import asyncio
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from implement.agents import AGENTS, Agent, AgentBuilder, Decision, EpisodeOutcome, TaskMemory, agent_builder
+from implement.agents import (
+    AGENTS,
+    PRIVILEGED_AGENTS,
+    Agent,
+    AgentBuilder,
+    Decision,
+    EpisodeOutcome,
+    Oracle,
+    TaskMemory,
+    agent_builder,
+)
 from implement.config import Config
 from implement.envs.base import Env, Observation
 from implement.envs.games import Game, find_games, read_walkthrough, sample_games
@@ -138,6 +148,19 @@ def run_summary(run: RunDir) -> dict[str, Any]:
     return summarize(run.episodes(), games, evaluation["trials"], replay_solved=replay)
 
 
+def agent_config(config: Config) -> Config:
+    """What agents are told of the run's settings: all but where the game files lie."""
+    return replace(config, environment=replace(config.environment, data_dir=None))
+
+
+def oracle_of(config: Config, games: list[Game]) -> Oracle | None:
+    """The walkthroughs by game id, for a privileged agent only (`PRIVILEGED_AGENTS`)."""
+    if config.evaluation.agent not in PRIVILEGED_AGENTS:
+        return None
+    by_id = {g.id: g for g in games}
+    return lambda game_id: read_walkthrough(by_id[game_id])
+
+
 async def evaluate(
     config: Config,
     out: Path,
@@ -158,7 +181,7 @@ async def evaluate(
 
         builder = remote_builder(config.evaluation.api_url)
     build = builder or agent_builder(config.evaluation.agent)
-    new_agent = build(config, games)  # fails fast on bad settings
+    new_agent = build(agent_config(config), oracle=oracle_of(config, games))  # fails fast on bad settings
     walkthrough_steps = {g["id"]: g["walkthrough_steps"] for g in run.meta()["games"]}
     done = {(e["game"], e["trial"]): e["won"] for e in run.episodes()}
     # A memory is saved just before its episode's line: one whose episode was not recorded (killed

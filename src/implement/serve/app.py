@@ -96,7 +96,7 @@ class _Agents:
         name = self.config.evaluation.agent
         if spec not in self._makers:
             config = replace(self.config, policy=replace(self.config.policy, model=spec))
-            self._makers[spec] = agent_builder(name)(config, [], world_model=self.world_model)
+            self._makers[spec] = agent_builder(name)(config, world_model=self.world_model)
         agent = self._makers[spec]()
         if not isinstance(agent, StatelessAgent):
             raise ConfigError(

@@ -15,11 +15,10 @@ from typing import Any
 
 import httpx
 
-from implement.agents import AgentBuilder, policy_spec
+from implement.agents import AgentBuilder, Oracle, policy_spec
 from implement.agents.base import Agent, Decision, EpisodeOutcome, TaskMemory
 from implement.config import Config
 from implement.envs.base import Observation, Task
-from implement.envs.games import Game
 from implement.errors import AgentError, ConfigError, ImplementError
 from implement.metaicl import Step, conditions_from_memory, remember_trajectory
 from implement.state import SymbolicState, initial_state
@@ -126,7 +125,7 @@ def remote_builder(url: str) -> AgentBuilder:
     """
 
     def build(
-        config: Config, games: list[Game], *, world_model: WorldModel | None = None
+        config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
     ) -> Callable[[], Agent]:
         if world_model is not None:
             raise ConfigError("a remote agent perceives with the API server's world model; none can be given")
