@@ -23,7 +23,7 @@ from implement.errors import ConfigError
 from implement.eval.runner import evaluate
 from implement.jsonl import read_jsonl
 from implement.serve.app import create_app
-from implement.state import initial_state, update_state
+from implement.world_model.perception import initial_state, update_state
 from servers import free_port, serving, wait_for_http
 
 TOKEN = "test-token-7"

@@ -22,7 +22,8 @@ from implement.envs.base import Observation, Task
 from implement.envs.games import Game
 from implement.errors import ConfigError, ImplementError
 from implement.metaicl import Step, conditions_from_memory, remember_trajectory
-from implement.state import SymbolicState, initial_state
+from implement.state import SymbolicState
+from implement.world_model.perception import initial_state
 
 
 class ApiError(ImplementError):

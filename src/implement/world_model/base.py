@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from implement.envs.commands import parse_command
-from implement.state import OPENABLE_TYPES, SymbolicState, receptacle_type, receptacles_in
+from implement.state import OPENABLE_TYPES, SymbolicState, receptacle_type
+from implement.world_model.perception import receptacles_in
 
 if TYPE_CHECKING:  # implement.metaicl uses this module's helpers
     from implement.metaicl import Conditions

@@ -30,8 +30,9 @@ from typing import Any
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game, read_walkthrough
 from implement.metaicl import Conditions
-from implement.state import SymbolicState, initial_state, object_type, update_state
+from implement.state import SymbolicState, object_type
 from implement.world_model.base import WorldModel, action_target, is_information_gathering
+from implement.world_model.perception import initial_state, update_state
 
 NOISE = ("look", "inventory", "take nothing from nowhere")
 OBSERVING = ("look", "inventory", "examine", "help")

@@ -34,17 +34,14 @@ from implement.errors import ConfigError
 from implement.llm.base import ChatModel, LLMError, Usage
 from implement.metaicl import Conditions, select_conditions
 from implement.prompts.world_model import perception_messages, prediction_messages
-from implement.state import (
-    ReceptacleState,
-    SymbolicState,
-    update_state,
-)
+from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.base import (
     closed_unvisited_target,
     is_information_gathering,
     visible_receptacles,
 )
 from implement.world_model.parsing import StateParseError, parse_state
+from implement.world_model.perception import update_state
 
 logger = logging.getLogger(__name__)
 
