@@ -67,7 +67,7 @@ def test_json_round_trip_keeps_the_paper_format() -> None:
     assert state.holding == "apple 1"
     assert start().holding is None
     assert state.receptacle("garage 1") == ReceptacleState(False, NA, ())
-    assert state.receptacle("drawer 9") == ReceptacleState.unseen("drawer 9") == ReceptacleState(False, False, ())
+    assert state.receptacle("drawer 9") == ReceptacleState.unseen("drawer 9") == ReceptacleState(False, False)
 
 
 @pytest.mark.parametrize(

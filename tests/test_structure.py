@@ -39,10 +39,7 @@ MAX_FUNCTION_LINES = 60
 # Over the limits today; the list only shrinks.
 LONG_MODULES: set[str] = set()
 LONG_FUNCTIONS = {
-    "cli/evaluate.py:evaluate_cmd",
-    "cli/pipeline.py:train_cmd",
     "serve/app.py:create_app",
-    "train/sft.py:prepare_training",
 }
 
 
