@@ -43,9 +43,10 @@ from implement.llm.cache import CachedChatModel, ResponseCache
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script, last_user_text
 from implement.prompts.world_model import PER_TAG, PRE_TAG
-from implement.state import SymbolicState, update_state
+from implement.state import SymbolicState
 from implement.world_model.llm import LLMWorldModel
 from implement.world_model.parsing import json_objects
+from implement.world_model.perception import update_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-side servers, small games
 from fake_openai import FakeOpenAIServer

@@ -31,7 +31,8 @@ from implement.config import Config
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.base import Task
 from implement.envs.games import DATA_VERSION, find_games
-from implement.state import SymbolicState, initial_state
+from implement.state import SymbolicState
+from implement.world_model.perception import initial_state
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from alfgames import standard_games

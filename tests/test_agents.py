@@ -25,8 +25,9 @@ from implement.envs.games import TASK_TYPES, Game, read_walkthrough
 from implement.eval.runner import evaluate
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script
-from implement.state import SymbolicState, initial_state, update_state
+from implement.state import SymbolicState
 from implement.world_model.llm import LLMWorldModel
+from implement.world_model.perception import initial_state, update_state
 from implement.world_model.symbolic import SymbolicWorldModel
 from recording import Recorder
 

@@ -18,8 +18,9 @@ from implement.envs.base import Observation, Task
 from implement.envs.games import Game, read_walkthrough
 from implement.errors import ContractError
 from implement.metaicl import Conditions
-from implement.state import SymbolicState, initial_state
+from implement.state import SymbolicState
 from implement.world_model.checker import check_world_model
+from implement.world_model.perception import initial_state
 from implement.world_model.registry import make_world_model
 from implement.world_model.symbolic import SymbolicWorldModel
 

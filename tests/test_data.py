@@ -20,8 +20,9 @@ from implement.eval.runner import evaluate
 from implement.jsonl import read_jsonl
 from implement.metaicl import Conditions, extract_conditions, read_conditions, write_conditions
 from implement.prompts.world_model import answer_message, perception_messages, prediction_messages
-from implement.state import SymbolicState, initial_state, update_state
+from implement.state import SymbolicState
 from implement.world_model.base import action_target, closed_unvisited_target, is_information_gathering
+from implement.world_model.perception import initial_state, update_state
 
 
 def _settings(data_root: Path, **changes: Any) -> Config:

@@ -26,10 +26,11 @@ from implement.prompts.world_model import (
 from implement.prompts.world_model import (
     VERSION as PROMPT_VERSION,
 )
-from implement.state import ReceptacleState, SymbolicState, update_state
+from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.base import Perceived, WorldModel
 from implement.world_model.llm import LLMWorldModel
 from implement.world_model.parsing import StateParseError, parse_state
+from implement.world_model.perception import update_state
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -27,7 +27,8 @@ from implement.jsonl import read_jsonl
 from implement.llm.base import Message
 from implement.llm.scripted import Script, last_user_text
 from implement.serve.app import create_app
-from implement.state import SymbolicState, initial_state, update_state
+from implement.state import SymbolicState
+from implement.world_model.perception import initial_state, update_state
 from implement.world_model.symbolic import SymbolicWorldModel
 from servers import free_port, serving, wait_for_http
 

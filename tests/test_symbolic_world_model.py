@@ -12,7 +12,7 @@ from alfgames import GameSpec, Placement, build_game
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game, read_walkthrough
 from implement.metaicl import Conditions
-from implement.state import SymbolicState, base_name, initial_state, object_type, update_state
+from implement.state import SymbolicState, base_name, object_type
 from implement.world_model.base import (
     Perceived,
     UnreadableInputError,
@@ -20,6 +20,7 @@ from implement.world_model.base import (
     is_information_gathering,
 )
 from implement.world_model.evaluate import play_transitions
+from implement.world_model.perception import initial_state, update_state
 from implement.world_model.symbolic import SymbolicWorldModel
 
 INADMISSIBLE = (

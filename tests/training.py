@@ -12,7 +12,8 @@ import pytest
 from implement.config import TrainingConfig
 from implement.llm.base import Message
 from implement.prompts.world_model import answer_message, perception_messages, prediction_messages
-from implement.state import ReceptacleState, SymbolicState, update_state
+from implement.state import ReceptacleState, SymbolicState
+from implement.world_model.perception import update_state
 
 # The real system text is ~370 tokens; a short one keeps CPU steps short (the format is the same).
 SHORT_SYSTEM = "You are the world model of an ALFWorld agent. Answer with the new state as JSON."

@@ -29,8 +29,9 @@ from implement.agents.rollout import lookahead
 from implement.envs.base import Observation, Task
 from implement.errors import AgentError, ConfigError
 from implement.metaicl import Conditions, Step, conditions_from_memory, remember_trajectory
-from implement.state import SymbolicState, initial_state
+from implement.state import SymbolicState
 from implement.world_model.base import Perceived, WorldModel
+from implement.world_model.perception import initial_state
 
 Summarizer = Callable[[SymbolicState, str, list[SymbolicState]], Awaitable[Belief]]
 

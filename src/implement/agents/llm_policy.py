@@ -18,7 +18,7 @@ from implement.agents.policy import PolicyReply, PolicyView
 from implement.envs.commands import normalize_command
 from implement.errors import ConfigError, ImplementError
 from implement.llm.base import ChatModel, LLMError
-from implement.prompts.policy import policy_messages
+from implement.prompts.policy import policy_messages, reask_message
 from implement.world_model.parsing import excerpt, json_objects
 
 
@@ -70,11 +70,10 @@ class LLMPolicy:
                 reply = self.read(text, view)
             except AnswerError as exc:
                 errors.append(str(exc))
-                retry = f"Your answer cannot be used: {exc}. Answer again with one JSON object as described."
                 messages = [
                     *messages,
                     {"role": "assistant", "content": text},
-                    {"role": "user", "content": retry},
+                    {"role": "user", "content": reask_message(str(exc))},
                 ]
                 continue
             reply.parse_errors = errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,36 @@ from implement.cli.common import (
 )
 from implement.errors import ImplementError
 
+if TYPE_CHECKING:
+    from implement.config import Config
+
+
+# `evaluate`'s options.
+AgentOption = Annotated[
+    str | None, typer.Option(help="Agent: implement (default), vanilla, react, reflexion, expert, random.")
+]
+RolloutDepthOption = Annotated[
+    int | None, typer.Option(help="Multi-step imagination (beyond the paper): steps rolled further.")
+]
+ReplaySolvedOption = Annotated[
+    bool | None, typer.Option(help="Play solved games again in later trials (adaptation per trial).")
+]
+ApiUrlOption = Annotated[
+    str | None, typer.Option(help="Run the agent on an `implement serve` server at this URL.")
+]
+ConditionsOption = Annotated[
+    Path | None,
+    typer.Option(help="MetaICL conditions directory (from extract-conditions) to start each game's memory."),
+]
+SplitOption = Annotated[str | None, typer.Option(help="ALFWorld split (default valid_seen).")]
+GamesOption = Annotated[int | None, typer.Option(help="Seeded sample of this many games (default: all).")]
+TrialsOption = Annotated[int | None, typer.Option(help="Trials per game (paper: 12).")]
+ParallelOption = Annotated[int | None, typer.Option(help="Environments played at once (paper: 5).")]
+MaxStepsOption = Annotated[int | None, typer.Option(help="Steps per episode (paper: 30).")]
+SeedOption = Annotated[int | None, typer.Option(help="Seed of sampling and random choices.")]
+OutOption = Annotated[Path | None, typer.Option(help="Run directory (default runs/<agent>-<split>-<time>).")]
+ResumeOption = Annotated[bool, typer.Option(help="Continue the run in --out, skipping finished episodes.")]
+
 
 def _print_summary(summary: dict[str, Any]) -> None:
     from implement.eval.report import summary_tables
@@ -34,51 +64,29 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 @fails_cleanly
 def evaluate_cmd(
-    agent: Annotated[
-        str | None,
-        typer.Option(help="Agent: implement (default), vanilla, react, reflexion, expert, random."),
-    ] = None,
+    agent: AgentOption = None,
     policy: PolicyOption = None,
     world_model: WorldModelOption = None,
     summarizer: SummarizerOption = None,
     imagination: ImaginationOption = None,
     metaicl: MetaiclOption = None,
-    rollout_depth: Annotated[
-        int | None, typer.Option(help="Multi-step imagination (beyond the paper): steps rolled further.")
-    ] = None,
-    replay_solved: Annotated[
-        bool | None, typer.Option(help="Play solved games again in later trials (adaptation per trial).")
-    ] = None,
-    api_url: Annotated[
-        str | None, typer.Option(help="Run the agent on an `implement serve` server at this URL.")
-    ] = None,
-    conditions: Annotated[
-        Path | None,
-        typer.Option(
-            help="MetaICL conditions directory (from extract-conditions) to start each game's memory."
-        ),
-    ] = None,
-    split: Annotated[str | None, typer.Option(help="ALFWorld split (default valid_seen).")] = None,
-    games: Annotated[
-        int | None, typer.Option(help="Seeded sample of this many games (default: all).")
-    ] = None,
-    trials: Annotated[int | None, typer.Option(help="Trials per game (paper: 12).")] = None,
-    parallel: Annotated[int | None, typer.Option(help="Environments played at once (paper: 5).")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Steps per episode (paper: 30).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of sampling and random choices.")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Run directory (default runs/<agent>-<split>-<time>).")
-    ] = None,
-    resume: Annotated[
-        bool, typer.Option(help="Continue the run in --out, skipping finished episodes.")
-    ] = False,
+    rollout_depth: RolloutDepthOption = None,
+    replay_solved: ReplaySolvedOption = None,
+    api_url: ApiUrlOption = None,
+    conditions: ConditionsOption = None,
+    split: SplitOption = None,
+    games: GamesOption = None,
+    trials: TrialsOption = None,
+    parallel: ParallelOption = None,
+    max_steps: MaxStepsOption = None,
+    seed: SeedOption = None,
+    out: OutOption = None,
+    resume: ResumeOption = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Play games × trials with an agent into a resumable run directory and report SR@k."""
     from implement.config import load_config
-    from implement.eval.rundir import default_run_dir
-    from implement.eval.runner import Progress, evaluate
 
     flags: dict[str, tuple[str, Any]] = {
         "--agent": ("evaluation.agent", agent), "--games": ("evaluation.games", games),
@@ -92,7 +100,19 @@ def evaluate_cmd(
         "--rollout-depth": ("policy.rollout_depth", rollout_depth),
         "--world-model": ("world_model.model", world_model),
     }  # fmt: skip
-    cfg = load_config(config, flags=flags)
+    summary = _play(load_config(config, flags=flags), resume=resume)
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+        console.print(f"run directory: {summary['run_dir']}")
+
+
+def _play(cfg: Config, *, resume: bool) -> dict[str, Any]:
+    """Play the configured evaluation into its run directory, with a progress bar; its summary."""
+    from implement.eval.rundir import default_run_dir
+    from implement.eval.runner import Progress, evaluate
+
     if cfg.evaluation.out is None and resume:
         raise ImplementError("--resume needs --out, the run directory to continue")
     run_dir = Path(cfg.evaluation.out) if cfg.evaluation.out else default_run_dir(cfg)
@@ -103,11 +123,7 @@ def evaluate_cmd(
         )
         summary = asyncio.run(evaluate(cfg, run_dir, resume=resume, progress=progress))
     summary["run_dir"] = str(run_dir)
-    if as_json:
-        print_json(summary)
-    else:
-        _print_summary(summary)
-        console.print(f"run directory: {run_dir}")
+    return summary
 
 
 @fails_cleanly

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -122,16 +122,36 @@ def extract_conditions_cmd(
     print_report(report, "extracted conditions", as_json)
 
 
+# `train`'s longer options.
+DataDirOption = Annotated[
+    Path, typer.Option(help="Folder with curated_samples_{perception,prediction}.jsonl.")
+]
+OutputDirOption = Annotated[Path, typer.Option(help="Where the LoRA adapter and implement_train.json go.")]
+BaseModelOption = Annotated[
+    str | None,
+    typer.Option(help="smollm2-135m (embedded, CPU), a checkpoint dir, or a hub id (default: config)."),
+]
+MaxLengthOption = Annotated[
+    int | None,
+    typer.Option(help="Tokens per sample (prompt + answer).", show_default=str(TrainingConfig.max_length)),
+]
+TrainSeedOption = Annotated[
+    int | None,
+    typer.Option(help="Seed of the split, shuffling and LoRA init.", show_default=str(TrainingConfig.seed)),
+]
+SaveStepsOption = Annotated[
+    int | None,
+    typer.Option(
+        help="Keep a checkpoint every N steps (the last two).", show_default=str(TrainingConfig.save_steps)
+    ),
+]
+
+
 @fails_cleanly
 def train_cmd(
-    data_dir: Annotated[
-        Path, typer.Option(help="Folder with curated_samples_{perception,prediction}.jsonl.")
-    ],
-    output_dir: Annotated[Path, typer.Option(help="Where the LoRA adapter and implement_train.json go.")],
-    base_model: Annotated[
-        str | None,
-        typer.Option(help="smollm2-135m (embedded, CPU), a checkpoint dir, or a hub id (default: config)."),
-    ] = None,
+    data_dir: DataDirOption,
+    output_dir: OutputDirOption,
+    base_model: BaseModelOption = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs (paper: 3).")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Learning rate (paper: 2e-5).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Per-device batch size (paper: 4).")] = None,
@@ -139,25 +159,9 @@ def train_cmd(
         int | None, typer.Option(help="Gradient accumulation (paper: 4).")
     ] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
-    max_length: Annotated[
-        int | None,
-        typer.Option(
-            help="Tokens per sample (prompt + answer).", show_default=str(TrainingConfig.max_length)
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            help="Seed of the split, shuffling and LoRA init.", show_default=str(TrainingConfig.seed)
-        ),
-    ] = None,
-    save_steps: Annotated[
-        int | None,
-        typer.Option(
-            help="Keep a checkpoint every N steps (the last two).",
-            show_default=str(TrainingConfig.save_steps),
-        ),
-    ] = None,
+    max_length: MaxLengthOption = None,
+    seed: TrainSeedOption = None,
+    save_steps: SaveStepsOption = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --output-dir.")] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
@@ -174,6 +178,12 @@ def train_cmd(
         "--seed": ("training.seed", seed), "--save-steps": ("training.save_steps", save_steps),
     }  # fmt: skip
     cfg = load_config(config, flags=flags)
+    report = _train(data_dir, output_dir, cfg.training, resume=resume)
+    print_report(report, "world-model training", as_json)
+
+
+def _train(data_dir: Path, output_dir: Path, config: TrainingConfig, *, resume: bool) -> dict[str, Any]:
+    """Train the world model (the train extra's code, its logs on stderr); the report of the run."""
     try:
         from implement.train.sft import train_world_model
     except ImportError as exc:
@@ -181,12 +191,11 @@ def train_cmd(
             f"training needs the train extra ({exc}); see README, `make install-train`"
         ) from exc
     with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its logs; stdout is the report
-        result = train_world_model(data_dir, output_dir, cfg.training, resume=resume)
-    report = {
+        result = train_world_model(data_dir, output_dir, config, resume=resume)
+    return {
         "output_dir": str(result.output_dir), "base_model": result.base_model, "steps": result.steps,
         "train_samples": result.train_samples, "eval_samples": result.eval_samples,
         "skipped": result.skipped, "first_loss": result.first_loss, "last_loss": result.last_loss,
         "eval_loss_before": result.eval_loss_before, "eval_loss": result.eval_loss,
         "seconds": round(result.seconds, 1), "world_model_spec": f"hf:{result.output_dir}",
     }  # fmt: skip
-    print_report(report, "world-model training", as_json)

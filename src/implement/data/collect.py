@@ -30,8 +30,9 @@ from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import Game, find_games, read_walkthrough, sample_games
 from implement.errors import ConfigError, ImplementError
 from implement.jsonl import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic
-from implement.state import SymbolicState, initial_state, update_state
+from implement.state import SymbolicState
 from implement.world_model.base import closed_unvisited_target, visible_receptacles
+from implement.world_model.perception import initial_state, update_state
 
 TRAJECTORIES_FILE, COLLECT_FILE = "trajectories.jsonl", "collect.json"
 

@@ -34,7 +34,8 @@ from implement.errors import ConfigError, DataError, ImplementError, UnknownName
 from implement.eval.metrics import summarize
 from implement.eval.rundir import RunDir
 from implement.metaicl import read_conditions, store_conditions
-from implement.state import SymbolicState, initial_state, update_state
+from implement.state import SymbolicState
+from implement.world_model.perception import initial_state, update_state
 
 # Settings that may change when a run is resumed; every other one must match run.json.
 # (The API server may move: the agent it serves is checked against the config anyway; so may the run

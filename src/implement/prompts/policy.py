@@ -5,7 +5,7 @@ JSON object `{"thought", "help", "action", "proposals"}`. help = true asks the w
 model to imagine the proposed actions first; help = false executes `action`. The user
 message carries the round's inputs and closes with what this round allows: propose or
 choose, choose now (`view.final`), or choose any admissible command (no imagination).
-A change of this text is a change of `VERSION`.
+An unusable answer is followed by `reask_message`. A change of this text is a change of `VERSION`.
 """
 
 from __future__ import annotations
@@ -90,4 +90,9 @@ def policy_messages(view: PolicyView, max_proposals: int) -> list[Message]:
     return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": "\n\n".join(lines)}]
 
 
-__all__ = ["SYSTEM_TEXT", "VERSION", "policy_messages"]
+def reask_message(error: str) -> str:
+    """The user message after an unusable answer: what is wrong with it, and to answer again."""
+    return f"Your answer cannot be used: {error}. Answer again with one JSON object as described."
+
+
+__all__ = ["SYSTEM_TEXT", "VERSION", "policy_messages", "reask_message"]

@@ -21,8 +21,9 @@ from implement.config import Config
 from implement.envs.base import Observation, Task
 from implement.errors import AgentError, ConfigError, ImplementError
 from implement.metaicl import Step, conditions_from_memory, remember_trajectory
-from implement.state import SymbolicState, initial_state
+from implement.state import SymbolicState
 from implement.world_model.base import WorldModel
+from implement.world_model.perception import initial_state
 
 
 class ApiError(ImplementError):

@@ -30,7 +30,7 @@ from implement.prompts import prompt_versions
 from implement.train.base_models import resolve_base_model
 
 if TYPE_CHECKING:
-    from trl import SFTTrainer
+    from trl import SFTConfig, SFTTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def prepare_training(
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     samples, skipped = load_samples(data_dir)
     base_model = config.base_model
@@ -260,10 +260,49 @@ def prepare_training(
         )
     train, held_out = split_samples(samples, config.validation_fraction, config.seed)
     cuda = torch.cuda.is_available() if config.device is None else config.device.startswith("cuda")
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+
+    def dataset(part: list[Sample]) -> Dataset:
+        return Dataset.from_list([to_example(sample, vision=vision) for sample in part])
+
+    # The model is given by path: TRL picks the class (causal LM or vision-language) and the
+    # processing class (a tokenizer, or the processor of a VL model).
+    trainer = SFTTrainer(
+        model=model_path,
+        args=_sft_config(config, output_dir, cuda=cuda),
+        train_dataset=dataset(train),
+        eval_dataset=dataset(held_out) if held_out else None,
+        peft_config=lora,
+    )
+    kept = _kept_samples(trainer, len(train), config)
+    if kept < len(train):
+        skipped = {**skipped, "too_long": len(train) - kept}
+    return PreparedTraining(
+        trainer=trainer,
+        base_model=base_model,
+        model_path=model_path,
+        train_samples=kept,
+        eval_samples=len(held_out),
+        samples_by_mode=dict(Counter(sample.mode for sample in samples)),
+        skipped=skipped,
+    )
+
+
+def _sft_config(config: TrainingConfig, output_dir: str | Path, *, cuda: bool) -> SFTConfig:
+    """TRL's `SFTConfig` of a run: bf16 on CUDA, fp32 on CPU, a checkpoint every `save_steps`."""
+    import torch
+    from trl import SFTConfig
+
     fields = SFTConfig.__dataclass_fields__  # transformers 5 renamed gradient_checkpointing
     name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     checkpointing: dict[str, Any] = {name: True}
-    args = SFTConfig(
+    return SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps if config.max_steps is not None else -1,
@@ -287,46 +326,19 @@ def prepare_training(
         seed=config.seed,
         data_seed=config.seed,
     )
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )
 
-    def dataset(part: list[Sample]) -> Dataset:
-        return Dataset.from_list([to_example(sample, vision=vision) for sample in part])
 
-    # The model is given by path: TRL picks the class (causal LM or vision-language) and the
-    # processing class (a tokenizer, or the processor of a VL model).
-    trainer = SFTTrainer(
-        model=model_path,
-        args=args,
-        train_dataset=dataset(train),
-        eval_dataset=dataset(held_out) if held_out else None,
-        peft_config=lora,
-    )
+def _kept_samples(trainer: SFTTrainer, offered: int, config: TrainingConfig) -> int:
+    """How many of the `offered` training samples TRL kept (it drops those whose prompt fills max_length)."""
     prepared: Any = trainer.train_dataset  # tokenized, unless TRL prepares a vision dataset on the fly
-    kept = len(prepared) if "input_ids" in prepared.column_names else len(train)
-    if kept < len(train):  # TRL drops the samples whose prompt alone fills max_length
-        skipped = {**skipped, "too_long": len(train) - kept}
+    kept = len(prepared) if "input_ids" in prepared.column_names else offered
+    if kept < offered:
         logger.warning(
-            "%d samples left out: their prompt is longer than %d tokens",
-            len(train) - kept,
-            config.max_length,
+            "%d samples left out: their prompt is longer than %d tokens", offered - kept, config.max_length
         )
     if kept == 0:
         raise DataError(f"no training sample fits in max_length={config.max_length} tokens; raise max_length")
-    return PreparedTraining(
-        trainer=trainer,
-        base_model=base_model,
-        model_path=model_path,
-        train_samples=kept,
-        eval_samples=len(held_out),
-        samples_by_mode=dict(Counter(sample.mode for sample in samples)),
-        skipped=skipped,
-    )
+    return kept
 
 
 def train_world_model(

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from implement.envs.commands import parse_command
 from implement.errors import ImplementError
-from implement.state import OPENABLE_TYPES, SymbolicState, receptacle_type, receptacles_in
+from implement.state import OPENABLE_TYPES, SymbolicState, receptacle_type
+from implement.world_model.perception import receptacles_in
 
 if TYPE_CHECKING:  # implement.metaicl uses this module's helpers
     from implement.metaicl import Conditions

@@ -14,8 +14,9 @@ from implement.envs.base import Env
 from implement.envs.games import Game
 from implement.errors import ContractError
 from implement.metaicl import Conditions
-from implement.state import StateError, SymbolicState, initial_state
+from implement.state import StateError, SymbolicState
 from implement.world_model.base import Perceived, WorldModel, is_information_gathering
+from implement.world_model.perception import initial_state
 
 
 def check_world_model(model: WorldModel, env: Env, game: Game) -> None:

@@ -28,13 +28,15 @@ from statistics import mean
 from typing import Any
 
 from implement.envs.alfworld import AlfworldEnv
+from implement.envs.commands import Command, Verb, format_command, parse_command
 from implement.envs.games import Game, read_walkthrough
 from implement.metaicl import Conditions
-from implement.state import SymbolicState, initial_state, object_type, update_state
+from implement.state import SymbolicState, object_type
 from implement.world_model.base import WorldModel, action_target, is_information_gathering
+from implement.world_model.perception import initial_state, update_state
 
 NOISE = ("look", "inventory", "take nothing from nowhere")
-OBSERVING = ("look", "inventory", "examine", "help")
+OBSERVING: tuple[Verb, ...] = ("look", "inventory", "examine", "help")
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,9 @@ async def search_rank(
     conditions = (
         Conditions(object_lists={r: sorted(truth.get(r, set())) for r in receptacles}) if metaicl else None
     )
+    go_to = {r: format_command(Command("go to", receptacle=r)) for r in receptacles}
     predictions = await asyncio.gather(
-        *(model.predict(start, f"go to {r}", conditions, n=samples) for r in receptacles)
+        *(model.predict(start, go_to[r], conditions, n=samples) for r in receptacles)
     )
     scores = {r: _share_with(p, r, goal_type) for r, p in zip(receptacles, predictions, strict=True)}
     return _rank(scores, holders), (len(receptacles) + 1) / (len(holders) + 1)
@@ -173,7 +176,8 @@ async def evaluate_world_model(
                 continue
             (predicted_state, *_) = await model.predict(t.before, t.action, None, n=1) or [t.before]
             exact.append(predicted_state == t.after)
-            if not t.action.startswith(OBSERVING):  # these succeed without changing the state
+            command = parse_command(t.action)
+            if command is None or command.verb not in OBSERVING:  # these succeed without changing the state
                 failure.append((predicted_state == t.before) == (not t.succeeded))
         if search:
             await _rank_search(model, env, game, ranks, samples=samples, metaicl=metaicl)

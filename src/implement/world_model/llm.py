@@ -35,11 +35,7 @@ from implement.errors import ConfigError
 from implement.llm.base import ChatModel, LLMError, Usage
 from implement.metaicl import Conditions, select_conditions
 from implement.prompts.world_model import perception_messages, prediction_messages
-from implement.state import (
-    ReceptacleState,
-    SymbolicState,
-    update_state,
-)
+from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.base import (
     Perceived,
     closed_unvisited_target,
@@ -47,6 +43,7 @@ from implement.world_model.base import (
     visible_receptacles,
 )
 from implement.world_model.parsing import StateParseError, parse_state
+from implement.world_model.perception import update_state
 
 logger = logging.getLogger(__name__)
 

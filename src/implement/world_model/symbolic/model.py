@@ -42,8 +42,9 @@ from implement.envs.commands import parse_command
 from implement.envs.games import Game
 from implement.errors import DataError
 from implement.metaicl import Conditions
-from implement.state import SymbolicState, base_name, object_type, receptacle_type, update_state
+from implement.state import SymbolicState, base_name, object_type, receptacle_type
 from implement.world_model.base import Perceived, is_information_gathering, require_text
+from implement.world_model.perception import update_state
 from implement.world_model.symbolic.placements import (
     PlacementCounts,
     fit_placements,
