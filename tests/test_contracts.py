@@ -41,16 +41,16 @@ def config_with(policy: str | None) -> Config:
     return config
 
 
-@pytest.mark.parametrize(
-    ("agent", "policy"),
-    [(name, f"scripted:{SCRIPTED_POLICY}") for name in AGENTS] + [("implement", None)],
-    ids=[f"{name}-scripted" for name in AGENTS] + ["implement-planner"],
-)
 def oracle_of(games: list[Game]) -> Oracle:
     by_id = {g.id: g for g in games}
     return lambda game_id: read_walkthrough(by_id[game_id])
 
 
+@pytest.mark.parametrize(
+    ("agent", "policy"),
+    [(name, f"scripted:{SCRIPTED_POLICY}") for name in AGENTS] + [("implement", None)],
+    ids=[f"{name}-scripted" for name in AGENTS] + ["implement-planner"],
+)
 def test_every_registered_agent_keeps_the_contract(
     agent: str, policy: str | None, env: AlfworldEnv, tiny_games: list[Game]
 ) -> None:

@@ -27,7 +27,7 @@ from implement.envs.base import Observation, Task
 from implement.envs.games import Game, read_walkthrough
 from implement.errors import ConfigError, DataError, EnvError, ImplementError, UnknownNameError
 from implement.eval.rundir import RunDir
-from implement.eval.runner import Progress, evaluate, run_summary
+from implement.eval.runner import Progress, evaluate, run_summary, select_games
 from implement.jsonl import read_jsonl
 
 SECRET = "sk-runner-test-secret"
@@ -210,8 +210,10 @@ def test_solved_games_are_not_played_again(data_root: Path, tiny_games: list[Gam
     config = make_config(data_root, trials=3, max_steps=max(map(len, walkthroughs.values())), games=4)
     out = tmp_path / "run"
 
-    def scripted(config: Config, games: list[Game]) -> Callable[[], Agent]:
-        # The run's games, sorted: the first is solved in trial 1, the second in 2, the third in 3.
+    games = select_games(config)  # the run's games, sorted
+
+    def scripted(config: Config, **_: Any) -> Callable[[], Agent]:
+        # The first is solved in trial 1, the second in 2, the third in 3.
         return lambda: ScriptedAgent(walkthroughs, {games[0].id: 1, games[1].id: 2, games[2].id: 3})
 
     trials_started: list[tuple[int, int]] = []
