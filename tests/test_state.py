@@ -22,7 +22,7 @@ from implement.state import (
     with_states,
 )
 from implement.world_model.perception import update_state
-from test_perception import ARRIVE_COUNTER, ARRIVE_FRIDGE, OPEN_FRIDGE, TAKE_APPLE, play, start
+from transcripts import ARRIVE_COUNTER, ARRIVE_FRIDGE, OPEN_FRIDGE, TAKE_APPLE, play, start
 
 # ---------------------------------------------------------------- names and suffixes
 

@@ -324,7 +324,7 @@ def test_cli_serves_in_the_foreground() -> None:
 
 def test_the_fake_servers_cli_serves_in_the_foreground() -> None:
     port = free_port()
-    script = str(Path(__file__).parent / "fake_openai.py")
+    script = str(Path(__file__).parents[1] / "fake_openai.py")
     _serve_in_the_foreground([sys.executable, script, "--port", str(port), "--latency", "0.01"], port)
 
 

@@ -33,7 +33,7 @@ from implement.world_model.symbolic import SymbolicWorldModel
 from servers import free_port, serving, wait_for_http
 
 TOKEN = "test-token-7"
-SCRIPTED_POLICY = Path(__file__).resolve().parents[1] / "examples" / "scripted_policy.json"
+SCRIPTED_POLICY = Path(__file__).resolve().parents[2] / "examples" / "scripted_policy.json"
 
 
 def _config(**api: Any) -> Config:
@@ -284,7 +284,7 @@ def test_serve_command_and_the_seed_evaluate_script_through_it(
     try:
         wait_for_http(f"{url}/health", timeout=60, alive=lambda: server.poll() is None)
         assert httpx.post(f"{url}/predict", json={"samples": []}).status_code == 401
-        script = Path(__file__).parent.parent / "scripts" / "evaluate.py"
+        script = Path(__file__).parents[2] / "scripts" / "evaluate.py"
         result = subprocess.run(
             [sys.executable, str(script), "--alfworld_root", str(data_root), "--api_url", url, "--output_dir",
              str(tmp_path / "results"), "--split", TINY_SPLIT, "--games", "2", "--trials", "1"],

@@ -26,7 +26,7 @@ from implement.world_model.symbolic import SymbolicWorldModel
 
 pytestmark = pytest.mark.timeout(120)
 
-SCRIPTED_POLICY = Path(__file__).resolve().parents[1] / "examples" / "scripted_policy.json"
+SCRIPTED_POLICY = Path(__file__).resolve().parents[2] / "examples" / "scripted_policy.json"
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from implement.envs.games import (
 )
 from implement.errors import DataError
 
-SHARED_ALFWORLD = Path(__file__).resolve().parents[2] / "shared" / "alfworld"
+SHARED_ALFWORLD = Path(__file__).resolve().parents[3] / "shared" / "alfworld"
 
 
 @pytest.fixture(scope="module")

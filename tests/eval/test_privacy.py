@@ -30,7 +30,7 @@ from implement.llm.scripted import Script, ScriptedChatModel
 from implement.serve.openai_app import create_openai_app
 from servers import serving
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # A TextWorld fact as the engine prints it: `inreceptacle(cellphone 1: object, drawer 1: receptacle)`.
 FACT = re.compile(r"\b[a-z]+\([^()]*: (object|receptacle|otype|rtype|location)\b|\binreceptacle\(")
 OBJECT_ID = re.compile(r"\b([a-z]+ \d+)\b")
