@@ -25,7 +25,6 @@ import asyncio
 import itertools
 import json
 import logging
-import os
 import random
 import socket
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
@@ -40,11 +39,13 @@ from starlette.responses import Response
 from implement.llm.base import LLMError
 from implement.llm.scripted import Script, ScriptedChatModel
 from implement.serve.openai_app import (
+    add_key_option,
     authorized,
     check_chat_body,
     completion_body,
     create_openai_app,
     error_response,
+    required_key,
 )
 from servers import serving
 
@@ -296,17 +297,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'hang' fault sleeps")
     parser.add_argument("--no-honor-n", action="store_true", help="return one choice whatever n is")
     parser.add_argument("--model", default="fake-model", help="model name listed by /v1/models")
-    parser.add_argument(
-        "--require-key-env",
-        metavar="VAR",
-        help="require `Authorization: Bearer $VAR` (the key is read from this env var, never a flag)",
-    )
+    add_key_option(parser)
     args = parser.parse_args(argv)
-    key = None
-    if args.require_key_env:
-        key = os.environ.get(args.require_key_env)
-        if not key:
-            parser.error(f"--require-key-env: environment variable {args.require_key_env} is not set")
+    key = required_key(parser, args)
     kinds = tuple(kind.strip() for kind in args.fault_kinds.split(",") if kind.strip())
     try:
         faults = FaultPlan(rate=args.fault_rate, kinds=kinds, seed=args.seed, hang_seconds=args.hang_seconds)

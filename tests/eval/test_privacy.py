@@ -32,7 +32,10 @@ from servers import serving
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # A TextWorld fact as the engine prints it: `inreceptacle(cellphone 1: object, drawer 1: receptacle)`.
-FACT = re.compile(r"\b[a-z]+\([^()]*: (object|receptacle|otype|rtype|location)\b|\binreceptacle\(")
+FACT = re.compile(
+    r"\b(inreceptacle|atlocation|receptacleatlocation|objectatlocation|objecttype|receptacletype|holds|opened|"
+    r"isclean|ishot|iscool|checked|openable)\(|\w+\([^()]*: (object|receptacle|otype|rtype|location)\b"
+)
 OBJECT_ID = re.compile(r"\b([a-z]+ \d+)\b")
 ENGINE = ("textworld", "alfworld", "fast_downward", "implement.envs.engine", "implement.envs.alfworld")
 
@@ -134,9 +137,19 @@ def config_of(root: Path, **overrides: dict[str, Any]) -> Config:
 
 
 def play(config: Config, out: Path, seen: Seen) -> dict[str, Any]:
+    """The run, with its envs checked unprivileged and its logs free of engine facts."""
+    envs: list[AlfworldEnv] = []
+
+    def make_env(config: Config) -> AlfworldEnv:
+        envs.append(AlfworldEnv(max_steps=config.environment.max_steps))
+        return envs[-1]
+
     builder = recording_builder(config.evaluation.agent, seen)
-    summary = asyncio.run(evaluate(config, out, builder=builder))
+    summary = asyncio.run(evaluate(config, out, builder=builder, make_env=make_env))
     assert summary["errors"] == 0 and summary["episodes"] == 12, summary
+    assert len(envs) == config.evaluation.parallel and not any(env.privileged for env in envs)
+    for path in [out / "episodes.jsonl", *sorted((out / "steps").rglob("*.jsonl"))]:
+        assert not FACT.search(path.read_text()), path
     return summary
 
 
@@ -253,6 +266,7 @@ def test_an_llm_policy_over_http_is_never_shown_privileged_data(games_root: Path
     env = AlfworldEnv(max_steps=1, privileged=True)
     for game in games:
         env.reset(game)
+        assert FACT.search(json.dumps(env.true_facts(), default=str)), "the pattern catches true facts"
         hidden |= {o for held in env.true_contents().values() for o in held} - shown - imagined
     assert hidden, "the games hold objects the agent never saw nor imagined: the check below can fail"
     named = [set(OBJECT_ID.findall(prompt)) for prompt in prompts]

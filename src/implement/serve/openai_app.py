@@ -155,6 +155,25 @@ def run_openai_server(
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, lifespan="on")).run()
 
 
+def add_key_option(parser: argparse.ArgumentParser) -> None:
+    """`--require-key-env VAR`: the server's key, read from an environment variable (never a flag)."""
+    parser.add_argument(
+        "--require-key-env",
+        metavar="VAR",
+        help="require `Authorization: Bearer $VAR` (the key is read from this env var, never a flag)",
+    )
+
+
+def required_key(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The key `--require-key-env` names; an unset variable is a usage error."""
+    if not args.require_key_env:
+        return None
+    key = os.environ.get(args.require_key_env)
+    if not key:
+        parser.error(f"--require-key-env: environment variable {args.require_key_env} is not set")
+    return key
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve a model spec over the OpenAI API in the foreground."""
     from implement.llm import make_chat_model
@@ -168,17 +187,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--model", default="scripted:", help="model spec served (default scripted:, an echo; scripted:FILE)"
     )
     parser.add_argument("--served-name", help="model name listed by /v1/models (default: the spec)")
-    parser.add_argument(
-        "--require-key-env",
-        metavar="VAR",
-        help="require `Authorization: Bearer $VAR` (the key is read from this env var, never a flag)",
-    )
+    add_key_option(parser)
     args = parser.parse_args(argv)
-    key = None
-    if args.require_key_env:
-        key = os.environ.get(args.require_key_env)
-        if not key:
-            parser.error(f"--require-key-env: environment variable {args.require_key_env} is not set")
+    key = required_key(parser, args)
     try:
         model = make_chat_model(args.model)
     except ImplementError as exc:
