@@ -47,19 +47,26 @@ _FORMS: dict[Verb, str] = {
     "look": "look",
     "help": "help",
 }
-# How each is read; `move` also reads the older grammar's `put X in/on Y` (and its in, on, into).
-_PATTERNS: tuple[tuple[Verb, re.Pattern[str]], ...] = (
-    ("go to", re.compile(r"^go to (?P<receptacle>.+)$")),
-    ("open", re.compile(r"^open (?P<receptacle>.+)$")),
-    ("close", re.compile(r"^close (?P<receptacle>.+)$")),
-    ("take", re.compile(r"^take (?P<object>.+?) from (?P<receptacle>.+)$")),
-    ("move", re.compile(r"^(?:move|put) (?P<object>.+?) (?:to|in/on|into|in|on) (?P<receptacle>.+)$")),
-    ("heat", re.compile(r"^heat (?P<object>.+?) with (?P<receptacle>.+)$")),
-    ("cool", re.compile(r"^cool (?P<object>.+?) with (?P<receptacle>.+)$")),
-    ("clean", re.compile(r"^clean (?P<object>.+?) with (?P<receptacle>.+)$")),
-    ("slice", re.compile(r"^slice (?P<object>.+?) with (?P<tool>.+)$")),
-    ("use", re.compile(r"^use (?P<object>.+)$")),
-    ("examine", re.compile(r"^examine (?P<object>.+)$")),
+# How each is read: its form with the names as groups (the last one greedy); `move` also reads the
+# older grammar's `put X in/on Y` (and its in, on, into).
+_OLDER: dict[Verb, str] = {
+    "move": r"^(?:move|put) (?P<object>.+?) (?:to|in/on|into|in|on) (?P<receptacle>.+)$",
+}
+
+
+def _pattern(verb: Verb) -> re.Pattern[str]:
+    if verb in _OLDER:
+        return re.compile(_OLDER[verb])
+    parts = re.split(r"\{(object|receptacle|tool)\}", _FORMS[verb])
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+{'' if i == len(parts) - 2 else '?'})"
+        for i, part in enumerate(parts)
+    )
+    return re.compile(f"^{regex}$")
+
+
+_PATTERNS: tuple[tuple[Verb, re.Pattern[str]], ...] = tuple(
+    (verb, _pattern(verb)) for verb in VERBS if "{" in _FORMS[verb]
 )
 _BARE: tuple[Verb, ...] = ("inventory", "look", "help")
 
