@@ -14,11 +14,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import operator
 import os
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_BOUNDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+# Each bound's words and its test (`value OP bound` holds for an allowed value).
+_BOUNDS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "ge": (">=", operator.ge),
+    "gt": (">", operator.gt),
+    "le": ("<=", operator.le),
+    "lt": ("<", operator.lt),
+}
 
 
 def _f(
@@ -50,19 +57,13 @@ def _f(
 
 def allowed(f: dataclasses.Field[Any]) -> str:
     """A field's allowed range in words (">= 0 and < 1"); empty when any value of its type goes."""
-    return " and ".join(f"{op} {f.metadata[k]:g}" for k, op in _BOUNDS.items() if k in f.metadata)
+    return " and ".join(f"{op} {f.metadata[k]:g}" for k, (op, _) in _BOUNDS.items() if k in f.metadata)
 
 
 def _in_range(f: dataclasses.Field[Any], value: Any) -> bool:
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return True
-    m = f.metadata
-    return not (
-        ("ge" in m and value < m["ge"])
-        or ("gt" in m and value <= m["gt"])
-        or ("le" in m and value > m["le"])
-        or ("lt" in m and value >= m["lt"])
-    )
+    return all(holds(value, f.metadata[k]) for k, (_, holds) in _BOUNDS.items() if k in f.metadata)
 
 
 def _check_range(f: dataclasses.Field[Any], value: Any, label: str) -> None:
