@@ -31,6 +31,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+STRUCTURED_MODES = ("auto", "on", "off")
+
 # Each bound's words and its test (`value OP bound` holds for an allowed value).
 _BOUNDS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
     "ge": (">=", operator.ge),
@@ -49,18 +51,25 @@ def _f(
     gt: float | None = None,
     le: float | None = None,
     lt: float | None = None,
+    choices: tuple[str, ...] | None = None,
 ) -> Any:
-    """A field with its help text, its allowed range, and whether it is a secret (never shown)."""
+    """A field with its help text, its allowed range or choices, and whether it is a secret (never shown)."""
     bounds = {k: v for k, v in {"ge": ge, "gt": gt, "le": le, "lt": lt}.items() if v is not None}
+    if choices is not None:
+        bounds["choices"] = choices
     return field(default=default, repr=not secret, metadata={"help": help, "secret": secret, **bounds})
 
 
 def allowed(f: dataclasses.Field[Any]) -> str:
-    """A field's allowed range in words (">= 0 and < 1"); empty when any value of its type goes."""
+    """A field's allowed range in words (">= 0 and < 1", "one of auto, on, off"); empty when any value goes."""
+    if "choices" in f.metadata:
+        return "one of " + ", ".join(f.metadata["choices"])
     return " and ".join(f"{op} {f.metadata[k]:g}" for k, (op, _) in _BOUNDS.items() if k in f.metadata)
 
 
 def _in_range(f: dataclasses.Field[Any], value: Any) -> bool:
+    if "choices" in f.metadata:
+        return value is None or value in f.metadata["choices"]
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return True
     return all(holds(value, f.metadata[k]) for k, (_, holds) in _BOUNDS.items() if k in f.metadata)
@@ -121,6 +130,14 @@ class LLMConfig(_Section):
         },
     )
     cache: str | None = _f(None, "SQLite response cache file (none: no cache)")
+    structured: str = _f(
+        "auto",
+        "JSON-schema constrained answers: auto (where the backend honours schemas), on (required), off",
+        choices=STRUCTURED_MODES,
+    )
+    chat_format: str | None = _f(
+        None, "chat template of a local: GGUF without one (e.g. chatml, gemma); none: the file's own"
+    )
 
 
 @dataclass

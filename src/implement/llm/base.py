@@ -14,6 +14,14 @@ from implement.errors import ImplementError
 
 # An OpenAI-style chat message: role and content (a string, or text and image_url parts)
 Message = dict[str, Any]
+# A JSON schema an answer must follow (the subset every backend here can enforce: object,
+# properties, required, additionalProperties false, enum, const, array items / minItems /
+# maxItems, string maxLength, boolean, null, anyOf)
+Schema = dict[str, Any]
+# What a backend does with a request's schema: "constrained" (decoding follows it),
+# "unconstrained" (it cannot: the schema is only checked against the answer by the caller's
+# parser), "unknown" (an HTTP endpoint not probed yet; `implement.llm.probe` finds out)
+SCHEMA_SUPPORT = ("constrained", "unconstrained", "unknown")
 
 
 def message_text(message: Message) -> str:
@@ -58,25 +66,35 @@ class Usage:
     latency: float = 0.0
     cache_hits: int = 0
     cache_misses: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
+    cached_prompt_tokens: int = 0  # prompt tokens the server read from its prompt cache
+    failed_requests: int = 0  # requests that failed for good (an LLMError raised)
+    errors: dict[str, int] = field(default_factory=dict)  # failed attempts by kind (retried or not)
 
     def record(
         self, *, completions: int, prompt_tokens: int = 0, completion_tokens: int = 0, latency: float = 0.0,
-        cost: float = 0.0,
+        cost: float = 0.0, cached_prompt_tokens: int = 0,
     ) -> None:  # fmt: skip
         """Count one answered request (also in the current `usage_ledger`, if any)."""
         self.requests += 1
         self.completions += completions
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion_tokens
+        self.cached_prompt_tokens += cached_prompt_tokens
         self.latency += latency
         self.cost += cost
         ledger = _LEDGER.get()
         if ledger is not None and ledger is not self:
             ledger.record(
                 completions=completions, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                latency=latency, cost=cost,
+                latency=latency, cost=cost, cached_prompt_tokens=cached_prompt_tokens,
             )  # fmt: skip
+
+    def record_failure(self) -> None:
+        """Count one request that failed for good (also in the current `usage_ledger`, if any)."""
+        self.failed_requests += 1
+        ledger = _LEDGER.get()
+        if ledger is not None and ledger is not self:
+            ledger.record_failure()
 
     def add_error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -124,6 +142,10 @@ def fingerprint(path: Path, *, content: bool = False) -> str:
 class ChatModel(Protocol):
     """`chat` returns `n` completions of one conversation.
 
+    `schema`: a JSON schema the answer should follow (`Schema`). A backend whose
+    `schema_support` is "constrained" decodes under it (unless its structured mode is off);
+    the others ignore it, and callers always parse answers as if it were ignored.
+
     `name` is the model's name (what an endpoint is asked for); `identity` says which model
     answers, precisely enough that two models with one identity give the same answers:
     backend, endpoint or weights, name (`openai:URL:MODEL`, `local:GGUF:FINGERPRINT:seed=S`,
@@ -138,6 +160,15 @@ class ChatModel(Protocol):
     @property
     def usage(self) -> Usage: ...
 
+    @property
+    def schema_support(self) -> str: ...
+
     async def chat(
-        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
+        self,
+        messages: list[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        schema: Schema | None = None,
     ) -> list[Completion]: ...
