@@ -1,7 +1,9 @@
 """The project's OpenAI app on a scripted model, with faults on demand, for tests and benchmarks.
 
 `FakeOpenAIServer` serves `implement.serve.openai_app` (the production app) on a
-`ScriptedChatModel` (an echo by default): choice i of a request is `script.respond(messages, i)`.
+`ScriptedChatModel` (an echo by default): choice i of a request is `script.respond(messages, i)`;
+or on any `ChatModel` given as `chat_model`. `honor_schema=False` drops a request's JSON schema
+before the app sees it, as servers that answer a schema with unconstrained text do.
 In front of the app, an ASGI layer makes a seeded share of the chat requests fail the ways
 real endpoints do: 429 with Retry-After, 500, a hang past any client timeout, a truncated
 JSON body, or fewer choices than asked for; it also adds latency, can ignore `n`, and
@@ -36,7 +38,8 @@ import uvicorn
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from implement.llm.base import LLMError
+from implement.llm.base import ChatModel, LLMError
+from implement.llm.openai_chat import PROBE_WORD
 from implement.llm.scripted import Script, ScriptedChatModel
 from implement.serve.openai_app import (
     add_key_option,
@@ -87,7 +90,8 @@ class FaultPlan:
 class ServerStats:
     """What the server has seen and done (chat completion requests only)."""
 
-    requests: int = 0  # chat completion requests received
+    requests: int = 0  # chat completion requests received (schema probes apart)
+    schema_probes: int = 0  # clients' probes of whether JSON schemas are honoured
     completed: int = 0  # answered with a valid chat.completion (short and hung answers included)
     choices_returned: int = 0  # choices over all completed answers
     faults: dict[str, int] = field(default_factory=dict)  # fault kind -> times applied
@@ -148,6 +152,8 @@ class FakeOpenAIServer:
         honor_n: bool = True,
         model: str = "fake-model",
         require_key: str | None = None,
+        chat_model: ChatModel | None = None,
+        honor_schema: bool = True,
     ) -> None:
         if latency < 0:
             raise LLMError(f"latency must be >= 0 seconds, got {latency}")
@@ -155,13 +161,14 @@ class FakeOpenAIServer:
         self.latency = latency
         self.faults = faults if faults is not None else FaultPlan()
         self.honor_n = honor_n
+        self.honor_schema = honor_schema
         self.model = model
         self._require_key = require_key
         self.stats = ServerStats()
         self._rng = random.Random(self.faults.seed)
         self._ids = itertools.count(1)
         self._stopping: asyncio.Event | None = None
-        chat_model = ScriptedChatModel(self.script, name=model)
+        chat_model = chat_model or ScriptedChatModel(self.script, name=model)
         self._app = create_openai_app(chat_model, served_name=model, require_key=require_key)
 
     # -- faults and waiting ------------------------------------------------------------------------------
@@ -201,9 +208,13 @@ class FakeOpenAIServer:
         if not authorized(Headers(scope=scope).get("authorization", ""), self._require_key):
             self.stats.unauthorized += 1
             return await self._app(scope, receive, send)
-        self.stats.requests += 1
         fault = self._draw_fault()  # before any await: faults follow the arrival order
         raw = await _read_body(receive)
+        probe = PROBE_WORD.encode() in raw  # a client's schema probe: counted apart from the requests
+        if probe:
+            self.stats.schema_probes += 1
+        else:
+            self.stats.requests += 1
         try:
             body = json.loads(raw)
         except ValueError:
@@ -214,13 +225,15 @@ class FakeOpenAIServer:
         outcome = await self._fault(body, fault)
         if isinstance(outcome, Response):
             return await outcome(scope, receive, send)
-        if outcome != body.get("n", 1):
+        if not self.honor_schema:
+            body = {k: v for k, v in body.items() if k not in ("response_format", "guided_json")}
+        if outcome != body.get("n", 1) or not self.honor_schema:
             raw = json.dumps({**body, "n": outcome}).encode()
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
             scope = {**scope, "headers": [*headers, (b"content-length", str(len(raw)).encode())]}
 
         async def counted(message: ASGIMessage) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 200:
+            if message["type"] == "http.response.start" and message["status"] == 200 and not probe:
                 self.stats.completed += 1
                 self.stats.choices_returned += outcome
             await send(message)

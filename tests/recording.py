@@ -19,6 +19,10 @@ class Recorder:
         self.inner, self.name, self.identity, self.usage = inner, inner.name, inner.identity, inner.usage
         self.sent: list[list[Message]] = []
 
+    @property
+    def schema_support(self) -> str:
+        return self.inner.schema_support
+
     async def chat(self, messages: list[Message], **kwargs: Any) -> list[Completion]:
         self.sent.append(messages)
         return await self.inner.chat(messages, **kwargs)

@@ -126,7 +126,7 @@ class LLMConfig(_Section):
     prices: dict[str, list[float]] = field(
         default_factory=dict,
         metadata={
-            "help": "model -> [$ per 1M input tokens, $ per 1M output tokens], over the built-in table"
+            "help": "model -> [$ per 1M input, output (, cached input) tokens], over the built-in table"
         },
     )
     cache: str | None = _f(None, "SQLite response cache file (none: no cache)")
@@ -280,7 +280,8 @@ def _coerce(section: Any, name: str, value: Any, label: str) -> Any:
 
 
 def _prices(value: Any, label: str) -> dict[str, list[float]]:
-    """A price table: model -> [dollars per million input tokens, per million output tokens]."""
+    """A price table: model -> [dollars per million input tokens, per million output tokens, and
+    optionally per million cached input tokens (default: the input price)]."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -292,11 +293,12 @@ def _prices(value: Any, label: str) -> dict[str, list[float]]:
     for model, pair in value.items():
         if not (
             isinstance(pair, list | tuple)
-            and len(pair) == 2
+            and len(pair) in (2, 3)
             and all(isinstance(p, int | float) and not isinstance(p, bool) and p >= 0 for p in pair)
         ):
             raise ConfigError(
-                f"{label}: {model!r} expects [input, output] dollars (>= 0) per million tokens, got {pair!r}"
+                f"{label}: {model!r} expects [input, output] or [input, output, cached input] dollars "
+                f"(>= 0) per million tokens, got {pair!r}"
             )
         table[str(model)] = [float(p) for p in pair]
     return table

@@ -21,7 +21,7 @@ from training import base_model_dir, trained_adapter  # noqa: F401 (a fixture)
 
 def test_every_prompt_module_has_a_version_and_prompt_versions_lists_them() -> None:
     modules = sorted(m.name for m in pkgutil.iter_modules(implement.prompts.__path__))
-    assert modules == ["belief", "policy", "react", "world_model"]
+    assert modules == ["belief", "policy", "react", "schemas", "world_model"]
     versions = prompt_versions()
     assert sorted(versions) == modules
     for name in modules:

@@ -22,7 +22,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from fake_openai import FakeOpenAIServer, FaultPlan
-from implement.llm.base import Completion, LLMError, Message, Usage
+from implement.llm.base import Completion, LLMError, Message, Schema, Usage
 from implement.llm.scripted import Script
 from implement.serve.openai_app import create_openai_app
 from servers import free_port, serving
@@ -75,8 +75,8 @@ def test_echo_answer_is_a_valid_chat_completion() -> None:
     assert answer.usage.completion_tokens == 4
     assert answer.usage.total_tokens == 9
     assert server.stats.to_dict() == {
-        "requests": 1, "completed": 1, "choices_returned": 1, "faults": {}, "unauthorized": 0,
-        "bad_requests": 0,
+        "requests": 1, "schema_probes": 0, "completed": 1, "choices_returned": 1, "faults": {},
+        "unauthorized": 0, "bad_requests": 0,
     }  # fmt: skip
 
 
@@ -341,9 +341,12 @@ class Asked:
         self.calls: list[dict[str, Any]] = []
         self.fail = fail
 
+    schema_support = "unconstrained"
+
     async def chat(
-        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
-    ) -> list[Completion]:
+        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
+        schema: Schema | None = None,
+    ) -> list[Completion]:  # fmt: skip
         self.calls.append(dict(messages=messages, n=n, temperature=temperature, max_tokens=max_tokens))
         if self.fail:
             raise LLMError("out of memory")

@@ -12,7 +12,7 @@ import pytest
 from fake_openai import FakeOpenAIServer
 from implement.config import LLMConfig
 from implement.llm import make_chat_model
-from implement.llm.base import Completion, LLMError, Message, Usage
+from implement.llm.base import Completion, LLMError, Message, Schema, Usage
 from implement.llm.scripted import Script, ScriptedChatModel
 from implement.metaicl import Conditions, FailedAction
 from implement.prompts.world_model import (
@@ -197,7 +197,7 @@ def test_predict_samples_information_gathering_and_drops_garbage(
     assert predicted == [AT_SHELF] * 4  # GOOD and fenced kept, garbage and "{broken" dropped
     assert wm.stats.requests == 1 and wm.stats.samples == 8 and wm.stats.parse_failures == 4
     assert wm.stats.empty_predictions == 0
-    assert wm.usage.completions == 8
+    assert wm.usage.completions == 8 + server.stats.schema_probes  # the client probed its endpoint first
 
 
 def test_predict_other_actions_get_one_sample(server_url: tuple[FakeOpenAIServer, str]) -> None:
@@ -274,10 +274,13 @@ class Recorder:
     def usage(self) -> Usage:
         return self.inner.usage
 
+    schema_support = "unconstrained"
+
     async def chat(
-        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
-    ) -> list[Completion]:
-        self.calls.append({"messages": messages, "n": n, "temperature": temperature})
+        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
+        schema: Schema | None = None,
+    ) -> list[Completion]:  # fmt: skip
+        self.calls.append({"messages": messages, "n": n, "temperature": temperature, "schema": schema})
         if self.fail:
             raise LLMError("endpoint down")
         return await self.inner.chat(messages, n=n, temperature=temperature, max_tokens=max_tokens)

@@ -4,7 +4,8 @@
 is `ImplementAgent` with both off; its builder is in `implement.agents`.)
 
 `ReactAgent` shows the model the solved example of the episode's task type and the
-transcript so far (`implement.prompts.react`). The model answers one line: a thought
+transcript so far (`implement.prompts.react`). The model answers one line (as the `line` of a
+JSON object where the backend decodes under the step's schema, `react_schema`): a thought
 ("think: ..."), which joins the transcript with "OK." and is asked again, at most
 `max_thoughts` times per step; or a command, normalized against the admissible ones.
 Whatever comes after that is played, as in ReAct: a command that does not apply (a
@@ -29,6 +30,8 @@ from implement.envs.commands import normalize_command
 from implement.errors import AgentError, ConfigError
 from implement.llm.base import ChatModel, LLMError
 from implement.prompts.react import react_messages, reflection_messages
+from implement.prompts.schemas import react_schema
+from implement.world_model.parsing import json_objects
 
 REFLECTIONS = "reflections"  # memory.data key: the reflections of earlier trials, oldest first
 FAILED_EPISODE = "failed_episode"  # memory.data key: the transcript still to reflect on
@@ -44,7 +47,12 @@ def require_llm(spec: str, agent: str) -> str:
     return spec
 
 
-def _first_line(text: str) -> str:
+def answer_line(text: str) -> str:
+    """The line an answer gives: the `line` of its JSON object (a schema-constrained answer), else
+    its first non-empty line."""
+    for data in json_objects(text):
+        if isinstance(data.get("line"), str):
+            return data["line"].strip()
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
@@ -100,15 +108,17 @@ class ReactAgent:
         fallback = None
         while True:
             messages = react_messages(self._task.task_type, self.transcript, self.reflections())
+            may_think = len(thoughts) < self.max_thoughts
+            schema = react_schema(observation.admissible_commands, may_think=may_think)
             try:
                 completions = await self.chat_model.chat(
-                    messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
+                    messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens, schema=schema
                 )
             except LLMError as exc:
                 action, fallback = "look", f"request failed: {exc}"
                 break
             answers.append(completions[0].text if completions else "")
-            line = _first_line(answers[-1])
+            line = answer_line(answers[-1])
             thought = _THOUGHT.match(line)
             if thought is None or len(thoughts) == self.max_thoughts:
                 action = normalize_command(line, observation.admissible_commands)

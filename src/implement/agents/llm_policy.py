@@ -1,6 +1,8 @@
 """`LLMPolicy`: a chat model decides each round of policy iteration (the paper's policy).
 
-The prompt is `implement.prompts.policy`. The answer is read robustly (plain JSON, a
+The prompt is `implement.prompts.policy`; each request carries the round's JSON schema
+(`implement.prompts.schemas.policy_schema`), which constrains the answer where the backend
+decodes under schemas. The answer is read robustly (plain JSON, a
 fenced block, text around the object, a Python literal; nothing is executed) and checked
 against the round: a choice must be an evaluated action (any admissible command without
 imagination); proposals are normalized, deduplicated, new and capped, and refused in the
@@ -19,6 +21,7 @@ from implement.envs.commands import normalize_command
 from implement.errors import ConfigError, ImplementError
 from implement.llm.base import ChatModel, LLMError
 from implement.prompts.policy import policy_messages, reask_message
+from implement.prompts.schemas import policy_schema
 from implement.world_model.parsing import excerpt, json_objects
 
 
@@ -56,11 +59,12 @@ class LLMPolicy:
         if view.final and view.imagination and not view.evaluated:
             return PolicyReply(reasoning="last round with nothing evaluated: nothing to choose from")
         messages = policy_messages(view, self.max_proposals)
+        schema = policy_schema(view, self.max_proposals)
         errors: list[str] = []
         for _ in range(self.max_reasks + 1):
             try:
                 completions = await self.chat_model.chat(
-                    messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
+                    messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens, schema=schema
                 )
             except LLMError as exc:
                 errors.append(f"request failed: {exc}")

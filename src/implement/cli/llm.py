@@ -22,7 +22,7 @@ def llm_check(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """List what an endpoint serves, send one short request, and test n and logprobs support."""
+    """List what an endpoint serves, send one short request, and test n, logprobs and JSON-schema support."""
     from implement.config import load_config
     from implement.llm import make_chat_model
     from implement.llm.check import check_model

@@ -44,7 +44,8 @@ def make_chat_model(
             timeout=config.timeout,
             max_retries=config.max_retries,
             concurrency=config.concurrency,
-            prices={model: (pair[0], pair[1]) for model, pair in config.prices.items()},
+            prices={model: (p[0], p[1], p[2] if len(p) > 2 else p[0]) for model, p in config.prices.items()},
+            structured=config.structured,
         )
     elif backend == "local" and sep and rest:
         from implement.llm.local import LocalChatModel

@@ -122,6 +122,17 @@ def usage_ledger() -> Iterator[Usage]:
         _LEDGER.reset(token)
 
 
+@contextmanager
+def unmetered() -> Iterator[None]:
+    """Requests made inside count in their model's `Usage` but in no `usage_ledger` (a model's own
+    probe of its endpoint is no agent's step)."""
+    token = _LEDGER.set(None)
+    try:
+        yield
+    finally:
+        _LEDGER.reset(token)
+
+
 def fingerprint(path: Path, *, content: bool = False) -> str:
     """A short hash of a file, or of a folder's top-level files: their names, sizes and modification
     times, or (`content`) their bytes. Part of a model's identity: new weights, a new fingerprint."""

@@ -2,7 +2,7 @@
 
 The key hashes only what changes an answer: the model's identity (backend, endpoint or
 weights, name: two servers under one served name are two models), messages, temperature,
-max_tokens (never timeouts or keys). Each sample is stored under (key, sample index), so a
+max_tokens and the answer's JSON schema, if any (never timeouts or keys). Each sample is stored under (key, sample index), so a
 request for n samples reuses the ones it has and asks the model only for the rest, and a
 re-run of a seeded experiment replays exactly, samples at temperature > 0 included. The
 prompts' versions are not in the key: the messages hold the prompt text itself, so a changed
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from implement.llm.base import ChatModel, Completion, LLMError, Message, Usage
+from implement.llm.base import ChatModel, Completion, LLMError, Message, Schema, Usage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (
@@ -102,17 +102,28 @@ class CachedChatModel:
     def usage(self) -> Usage:
         return self.model.usage
 
+    @property
+    def schema_support(self) -> str:
+        return self.model.schema_support
+
     async def chat(
-        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
+        self,
+        messages: list[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        schema: Schema | None = None,
     ) -> list[Completion]:
-        key = cache_key(self.identity, messages, temperature=temperature, max_tokens=max_tokens)
+        extra = {"schema": schema} if schema is not None else {}
+        key = cache_key(self.identity, messages, temperature=temperature, max_tokens=max_tokens, **extra)
         found = await asyncio.to_thread(self.cache.get, key, n)
         missing = [i for i in range(n) if i not in found]
         self.usage.cache_hits += n - len(missing)
         self.usage.cache_misses += len(missing)
         if missing:
             fresh = await self.model.chat(
-                messages, n=len(missing), temperature=temperature, max_tokens=max_tokens
+                messages, n=len(missing), temperature=temperature, max_tokens=max_tokens, schema=schema
             )
             new = dict(zip(missing, fresh, strict=True))
             await asyncio.to_thread(self.cache.put, key, new)

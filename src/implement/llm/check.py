@@ -1,4 +1,4 @@
-"""`implement llm check`: what an endpoint serves and whether it honours n and logprobs."""
+"""`implement llm check`: what an endpoint serves and whether it honours n, logprobs and JSON schemas."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import time
 from typing import Any, cast
 
 from implement.llm.base import ChatModel, Message
+from implement.llm.cache import CachedChatModel
 from implement.llm.openai_chat import OpenAIChatModel
 
 PROBE: list[Message] = [{"role": "user", "content": "Reply with the single word: ready"}]
 
 
 async def check_model(model: ChatModel) -> dict[str, Any]:
-    """One short request (and, for HTTP endpoints, the model list, n=2 and logprobs probes)."""
+    """One short request (and, for HTTP endpoints, the model list, n=2, logprobs and schema probes).
+
+    `schema` is how the model treats a JSON schema: "constrained" (with the form an HTTP
+    endpoint honours, one probe request per form tried), or "unconstrained"."""
+    if isinstance(model, CachedChatModel):  # a check asks the model itself, never the cache
+        model = model.model
     report: dict[str, Any] = {"model": model.name}
     if isinstance(model, OpenAIChatModel):
         client = model.client
@@ -29,6 +35,8 @@ async def check_model(model: ChatModel) -> dict[str, Any]:
     if isinstance(model, OpenAIChatModel):
         report["n_honoured"] = await _probe(model, n=2)
         report["logprobs_honoured"] = await _probe(model, n=1, logprobs=True, top_logprobs=1)
+        report["schema_form"] = await model.probe_schema_form() or None
+    report["schema"] = model.schema_support
     report["usage"] = model.usage.to_dict()
     return report
 

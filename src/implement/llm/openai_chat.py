@@ -1,5 +1,18 @@
 """The OpenAI-compatible backend: OpenAI, Azure/Gemini gateways, vLLM, SGLang, llama.cpp, Ollama.
 
+Structured outputs: a request's JSON schema is sent in the first form the endpoint is found
+to honour (`SCHEMA_FORMS`), found once per model by probing (`probe_schema_form`: a schema
+whose only answer is a made-up word; an endpoint that ignores it cannot write that word):
+- `json_schema`: `response_format={"type": "json_schema", "json_schema": {...}}`, the OpenAI
+  form (strict on OpenAI itself), which vLLM >= 0.6, SGLang, llama.cpp's `llama-server` and
+  Ollama take too;
+- `json_object`: `response_format={"type": "json_object", "schema": ...}`, the form of
+  llama-cpp-python's server (`python -m llama_cpp.server`), which answers the first form with
+  HTTP 200 and unconstrained text;
+- `guided_json`: vLLM's older extra body field, for vLLM < 0.6.
+`structured` = "off" never sends a schema; "auto" sends it where a form works; "on" fails
+(`LLMError`) where none does.
+
 The client owns its retry policy (the SDK's own retries are off): 429, 5xx, timeouts,
 connection errors and malformed responses are retried with jittered exponential backoff
 (honouring `Retry-After`), a bounded number of times. Requests to one endpoint share a
@@ -11,6 +24,7 @@ event loop: they are held per loop object (weakly), so a new loop never gets an 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -18,17 +32,26 @@ import time
 import weakref
 from typing import Any, cast
 
-from implement.llm.base import Completion, LLMError, Message, Usage
+from implement.llm.base import Completion, LLMError, Message, Schema, Usage, unmetered
 
 logger = logging.getLogger(__name__)
 
-# Dollars per million tokens (input, output); models not listed cost 0 and say so once.
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o": (2.5, 10.0),
-    "gpt-4o-mini": (0.15, 0.6),
-    "gpt-4.1": (2.0, 8.0),
-    "gpt-4.1-mini": (0.4, 1.6),
-    "gpt-4.1-nano": (0.1, 0.4),
+# Dollars per million tokens (input, output, cached input); models not listed cost 0 and say so once.
+Price = tuple[float, float, float]
+PRICES: dict[str, Price] = {
+    "gpt-4o": (2.5, 10.0, 1.25),
+    "gpt-4o-mini": (0.15, 0.6, 0.075),
+    "gpt-4.1": (2.0, 8.0, 0.5),
+    "gpt-4.1-mini": (0.4, 1.6, 0.1),
+    "gpt-4.1-nano": (0.1, 0.4, 0.025),
+}
+SCHEMA_FORMS = ("json_schema", "json_object", "guided_json")
+PROBE_WORD = "zqxvk-probe"  # no model writes this unless a schema makes it
+PROBE_SCHEMA: Schema = {
+    "type": "object",
+    "properties": {"word": {"type": "string", "enum": [PROBE_WORD]}},
+    "required": ["word"],
+    "additionalProperties": False,
 }
 OPENAI_URL = "https://api.openai.com/v1"  # the SDK's endpoint when none is given
 _RETRY_STATUS = {408, 409, 429}
@@ -36,6 +59,10 @@ _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyn
     weakref.WeakKeyDictionary()
 )
 _unpriced_warned: set[str] = set()
+
+
+class RefusedRequestError(LLMError):
+    """The server rejected the request's body (HTTP 400 or 422): a parameter it does not take."""
 
 
 def endpoint_semaphore(endpoint: str, limit: int) -> asyncio.Semaphore:
@@ -46,13 +73,45 @@ def endpoint_semaphore(endpoint: str, limit: int) -> asyncio.Semaphore:
     return per_endpoint[endpoint]
 
 
-def price_of(model: str, prices: dict[str, tuple[float, float]]) -> tuple[float, float]:
+def price_of(model: str, prices: dict[str, Price]) -> Price:
     if model in prices:
         return prices[model]
     if model not in _unpriced_warned:
         _unpriced_warned.add(model)
         logger.info("no price known for model %r: its cost is counted as 0", model)
-    return (0.0, 0.0)
+    return (0.0, 0.0, 0.0)
+
+
+def request_cost(price: Price, prompt: int, cached: int, generated: int) -> float:
+    """Dollars of one request: uncached and cached prompt tokens and completion tokens, each at its price."""
+    return ((prompt - cached) * price[0] + cached * price[2] + generated * price[1]) / 1e6
+
+
+def schema_params(form: str, schema: Schema, *, strict: bool) -> dict[str, Any]:
+    """The request parameters that carry `schema` in `form` (see the module docstring)."""
+    if form == "json_schema":
+        body = {"name": "answer", "schema": _strict(schema) if strict else schema, "strict": strict}
+        return {"response_format": {"type": "json_schema", "json_schema": body}}
+    if form == "json_object":
+        return {"response_format": {"type": "json_object", "schema": schema}}
+    return {"extra_body": {"guided_json": schema}}
+
+
+def _strict(schema: Any) -> Any:
+    """`schema` without the keywords OpenAI's strict mode refuses (string lengths)."""
+    if isinstance(schema, dict):
+        return {k: _strict(v) for k, v in schema.items() if k not in ("maxLength", "minLength")}
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+def honours_probe(text: str) -> bool:
+    """Whether an answer to the probe schema is the word only that schema allows."""
+    try:
+        return bool(json.loads(text).get("word") == PROBE_WORD)
+    except (ValueError, AttributeError):
+        return False
 
 
 class OpenAIChatModel:
@@ -67,9 +126,11 @@ class OpenAIChatModel:
         timeout: float = 60.0,
         max_retries: int = 6,
         concurrency: int = 16,
-        prices: dict[str, tuple[float, float]] | None = None,
+        prices: dict[str, Price] | None = None,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
+        structured: str = "auto",
+        schema_form: str | None = None,
     ) -> None:
         import openai  # the `llm` extra
 
@@ -91,6 +152,50 @@ class OpenAIChatModel:
         }
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._rng = random.Random()
+        if structured not in ("auto", "on", "off") or schema_form not in (None, *SCHEMA_FORMS):
+            raise LLMError(f"structured must be auto, on or off and schema_form one of {SCHEMA_FORMS}")
+        self.structured = structured
+        self.schema_form = schema_form  # None: not probed yet; "": no form is honoured
+        self.strict = self.endpoint == OPENAI_URL
+
+    @property
+    def schema_support(self) -> str:
+        if self.schema_form is None:
+            return "unknown"
+        return "constrained" if self.schema_form else "unconstrained"
+
+    async def probe_schema_form(self) -> str:
+        """The first of `SCHEMA_FORMS` this endpoint honours ("" for none), found with one request per
+        form tried and kept; a form the server refuses (HTTP 4xx) counts as not honoured."""
+        if self.schema_form is None:
+            messages: list[Message] = [{"role": "user", "content": "Answer with a JSON object."}]
+            found = ""
+            for form in SCHEMA_FORMS:
+                params = schema_params(form, PROBE_SCHEMA, strict=self.strict)
+                try:
+                    with unmetered():
+                        answers = await self._request(messages, 1, 0.0, 16, params)
+                except RefusedRequestError:
+                    continue
+                if honours_probe(answers[0].text):
+                    found = form
+                    break
+            self.schema_form = found
+            logger.info("%s honours JSON schemas as %s", self.identity, found or "no form")
+        return self.schema_form
+
+    async def _schema_params(self, schema: Schema | None) -> dict[str, Any]:
+        if schema is None or self.structured == "off":
+            return {}
+        form = await self.probe_schema_form()
+        if not form:
+            if self.structured == "on":
+                raise LLMError(
+                    f"{self.name} at {self.endpoint} honours no JSON-schema form ({', '.join(SCHEMA_FORMS)}); "
+                    "set llm.structured to auto or off"
+                )
+            return {}
+        return schema_params(form, schema, strict=self.strict)
 
     @property
     def client(self) -> Any:
@@ -101,21 +206,28 @@ class OpenAIChatModel:
         return self._clients[loop]
 
     async def chat(
-        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
+        self,
+        messages: list[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        schema: Schema | None = None,
     ) -> list[Completion]:
         if n < 1:
             raise LLMError(f"n must be at least 1, got {n}")
+        params = await self._schema_params(schema)
         completions: list[Completion] = []
         for _ in range(n):  # every request yields at least one choice, so n requests always suffice
             missing = n - len(completions)
-            completions += (await self._request(messages, missing, temperature, max_tokens))[:missing]
+            completions += (await self._request(messages, missing, temperature, max_tokens, params))[:missing]
             if len(completions) == n:
                 return completions
             logger.debug("%s returned %d of %d choices; asking for the rest", self.name, len(completions), n)
         raise LLMError(f"{self.name}: got {len(completions)} of {n} completions")  # pragma: no cover
 
     async def _request(
-        self, messages: list[Message], n: int, temperature: float, max_tokens: int
+        self, messages: list[Message], n: int, temperature: float, max_tokens: int, params: dict[str, Any]
     ) -> list[Completion]:
         for attempt in range(self.max_retries + 1):
             try:
@@ -127,15 +239,19 @@ class OpenAIChatModel:
                         n=n,
                         temperature=temperature,
                         max_tokens=max_tokens,
+                        **params,
                     )
                     latency = time.perf_counter() - started
                 return self._completions(response, latency)
             except Exception as exc:
                 kind, retry_after = self._classify(exc)
                 self.usage.add_error(kind)
-                if kind == "fatal" or attempt == self.max_retries:
-                    attempts = f"after {attempt + 1} attempts" if kind != "fatal" else "not retryable"
-                    raise LLMError(
+                final = kind in ("fatal", "refused")
+                if final or attempt == self.max_retries:
+                    self.usage.record_failure()
+                    attempts = "not retryable" if final else f"after {attempt + 1} attempts"
+                    error = RefusedRequestError if kind == "refused" else LLMError
+                    raise error(
                         f"{self.name}: request failed ({attempts}): {kind}: {_describe(exc)}"
                     ) from None
                 self.usage.retries += 1
@@ -144,7 +260,8 @@ class OpenAIChatModel:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _classify(self, exc: Exception) -> tuple[str, float | None]:
-        """(kind, retry-after seconds): kind is "fatal" for errors a retry cannot fix."""
+        """(kind, retry-after seconds): kind is "fatal" for errors a retry cannot fix, "refused" for a
+        request body the server rejects (HTTP 400, 422)."""
         openai = self._openai
         if isinstance(exc, openai.APITimeoutError):
             return "timeout", None
@@ -158,7 +275,7 @@ class OpenAIChatModel:
                     return str(status), float(header) if header else None
                 except ValueError:
                     return str(status), None
-            return "fatal", None
+            return ("refused" if status in (400, 422) else "fatal"), None
         if isinstance(exc, openai.APIResponseValidationError | ValueError | KeyError):
             return "malformed", None
         return "fatal", None
@@ -170,13 +287,16 @@ class OpenAIChatModel:
         usage = response.usage
         prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
         generated = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = (prompt * self._price[0] + generated * self._price[1]) / 1e6
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = min(prompt, int(getattr(details, "cached_tokens", 0) or 0))
+        cost = request_cost(self._price, prompt, cached, generated)
         self.usage.record(
             completions=len(choices),
             prompt_tokens=prompt,
             completion_tokens=generated,
             latency=latency,
             cost=cost,
+            cached_prompt_tokens=cached,
         )
         share = len(choices)
         return [

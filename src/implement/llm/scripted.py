@@ -8,6 +8,12 @@ A script is a JSON file::
 The first rule whose regex matches (re.search) answers; its responses are used in turn,
 sample by sample and call by call, cycling. `{sample}` in a response is replaced by the
 sample index. With no script at all, every answer is an echo.
+
+A scripted model is unconstrained by default: it answers what the script says, as a server
+that ignores schemas does (so tests can send answers no schema allows). `constrained=True`
+makes it behave as a constrained decoder: an answer that is not JSON following the request's
+schema is an error (`LLMError`), never passed on; that is how tests and the test server
+hold a script, or a caller's schema, to the contract.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from implement.llm.base import Completion, LLMError, Message, Usage
+from implement.llm.base import Completion, LLMError, Message, Schema, Usage
 
 
 def last_user_text(messages: list[Message]) -> str:
@@ -92,17 +98,52 @@ class Script:
 class ScriptedChatModel:
     """A `ChatModel` answering from a `Script`, in process: no network, no tokens, no cost."""
 
-    def __init__(self, script: Script, name: str = "scripted") -> None:
+    def __init__(self, script: Script, name: str = "scripted", *, constrained: bool = False) -> None:
         self.name = name
         self.script = script
         self.usage = Usage()
+        self.constrained = constrained
+
+    @property
+    def schema_support(self) -> str:
+        return "constrained" if self.constrained else "unconstrained"
 
     @property
     def identity(self) -> str:
         return f"scripted:{self.script.digest}"
 
     async def chat(
-        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
+        self,
+        messages: list[Message],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        schema: Schema | None = None,
     ) -> list[Completion]:
+        texts = [self.script.respond(messages, i) for i in range(n)]
+        if schema is not None and self.constrained:
+            for text in texts:
+                check_schema(text, schema)
         self.usage.record(completions=n)
-        return [Completion(self.script.respond(messages, i), finish_reason="stop") for i in range(n)]
+        return [Completion(text, finish_reason="stop") for text in texts]
+
+
+def schema_violation(text: str, schema: Schema) -> str | None:
+    """Why `text` is not JSON following `schema`, or None when it is."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(json.loads(text), schema)
+    except ValueError as exc:
+        return f"not JSON: {exc}"
+    except jsonschema.ValidationError as exc:
+        return exc.message
+    return None
+
+
+def check_schema(text: str, schema: Schema) -> None:
+    """`LLMError` unless `text` is JSON following `schema`."""
+    problem = schema_violation(text, schema)
+    if problem is not None:
+        raise LLMError(f"the scripted answer {text[:120]!r} breaks the request's JSON schema: {problem}")

@@ -3,7 +3,9 @@
 `create_openai_app(model, served_name=...)` is a FastAPI app with `GET /health`,
 `GET /v1/models` (lists `served_name`) and `POST /v1/chat/completions` (no streaming):
 choice i of a request is completion i of `model.chat(messages, n=...)`; the usage counts
-whitespace-separated words as tokens. Bodies that are not chat requests get 400, a wrong or
+whitespace-separated words as tokens. A JSON schema in the request (`response_format` of type
+`json_schema`, or `json_object` with a `schema`, or vLLM's `guided_json`) is passed on to the
+model (`request_schema`). Bodies that are not chat requests get 400, a wrong or
 missing key (when one is required) 401, a model that fails 500, all as OpenAI-style errors.
 `run_openai_server` serves it with uvicorn in the foreground.
 
@@ -26,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from implement.errors import ImplementError
-from implement.llm.base import ChatModel, LLMError, Message, message_text
+from implement.llm.base import ChatModel, LLMError, Message, Schema, message_text
 
 MAX_N = 128  # as the OpenAI API
 DEFAULT_MAX_TOKENS = 512  # when a request names none
@@ -62,6 +64,19 @@ def check_chat_body(body: Any) -> str | None:
     if body.get("stream"):
         return "'stream' is not supported by this server"
     return None
+
+
+def request_schema(body: dict[str, Any]) -> Schema | None:
+    """The JSON schema a chat request asks its answer to follow, in any of the forms taken here."""
+    form = body.get("response_format")
+    if isinstance(form, dict) and form.get("type") == "json_schema":
+        spec = form.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+    elif isinstance(form, dict) and form.get("type") == "json_object":
+        schema = form.get("schema")
+    else:
+        schema = body.get("guided_json")
+    return schema if isinstance(schema, dict) else None
 
 
 def count_tokens(text: str) -> int:
@@ -134,6 +149,7 @@ def create_openai_app(chat_model: ChatModel, *, served_name: str, require_key: s
                 max_tokens=int(
                     body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
                 ),
+                schema=request_schema(body),
             )
         except LLMError as exc:
             return error_response(500, f"the model failed: {exc}", "server_error")

@@ -3,6 +3,8 @@
 The paper's fine-tuned model served by vLLM (`openai:wm_metaicl@http://localhost:8002/v1`)
 or any chat LLM zero-shot: the prompts are the same (`implement.prompts.world_model`).
 
+- Every request carries the JSON schema of a state over the receptacles known so far
+  (`implement.prompts.schemas.state_schema`), for backends that decode under schemas.
 - `perceive` sends one `[PER]` request (temperature 0) with what `Perceived` holds (the
   text, a frame, the receptacles in view, whether the action succeeded) and parses the
   answer. An answer that holds no valid state, or a request that fails for good, falls back
@@ -32,8 +34,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from implement.errors import ConfigError
-from implement.llm.base import ChatModel, LLMError, Usage
+from implement.llm.base import ChatModel, LLMError, Schema, Usage
 from implement.metaicl import Conditions, select_conditions
+from implement.prompts.schemas import state_schema
 from implement.prompts.world_model import perception_messages, prediction_messages
 from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.base import (
@@ -103,7 +106,7 @@ class LLMWorldModel:
         self.stats.requests += 1
         try:
             (completion, *_) = await self.chat_model.chat(
-                messages, n=1, temperature=0.0, max_tokens=self.max_tokens
+                messages, n=1, temperature=0.0, max_tokens=self.max_tokens, schema=_schema(prev)
             )
         except (LLMError, ValueError) as exc:  # ValueError: no completion came back
             self.stats.request_errors += 1
@@ -142,7 +145,11 @@ class LLMWorldModel:
         self.stats.requests += 1
         try:
             completions = await self.chat_model.chat(
-                messages, n=samples, temperature=temperature, max_tokens=self.max_tokens
+                messages,
+                n=samples,
+                temperature=temperature,
+                max_tokens=self.max_tokens,
+                schema=_schema(state),
             )
         except LLMError as exc:
             self.stats.request_errors += 1
@@ -165,6 +172,11 @@ class LLMWorldModel:
                 "no usable prediction for %r: all %d samples unparseable", action, len(completions)
             )
         return predicted
+
+
+def _schema(state: SymbolicState) -> Schema | None:
+    """The answer's schema: a state over the receptacles `state` knows (none before any is known)."""
+    return state_schema(list(state.world_state)) if state.world_state else None
 
 
 def _parsed(prev: SymbolicState, seen: Perceived) -> SymbolicState:

@@ -1,0 +1,108 @@
+"""The JSON schema of every LLM answer, built per request from what the request allows.
+
+A backend that decodes under a schema (`ChatModel.schema_support` "constrained") can then
+only answer what the round permits: a policy's `action` is an enum of that round's legal
+choices and its `proposals` an array of enums of the admissible commands not evaluated yet;
+a ReAct line is a bounded thought or one admissible command; a world-model state names only
+the room's receptacles. The schemas are written for every backend at once: objects list all
+their properties as required with `additionalProperties` false (OpenAI's strict mode), arrays
+always have `items` (without one a decoder may write anything), strings are bounded. The
+parsers stay as robust as before: servers that ignore schemas exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from implement.agents.policy import PolicyView
+from implement.llm.base import Schema
+from implement.state import MIDDLE_OF_ROOM, NA, OPENABLE_TYPES, receptacle_type
+
+VERSION = "schemas-1"
+MAX_THOUGHT = 200  # characters of a thought: bounded, so a small model cannot ramble to max_tokens
+MAX_OBJECTS = 30  # objects listed in one receptacle
+_NAME = {"type": "string", "maxLength": 60}
+
+
+def _object(properties: dict[str, Any]) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }
+
+
+def _enum(values: Sequence[str]) -> Schema:
+    return {"type": "string", "enum": list(dict.fromkeys(values))}
+
+
+def _commands(values: Sequence[str], max_items: int) -> Schema:
+    """An array of at most `max_items` of `values` (none allowed when `values` is empty)."""
+    if not values:
+        return {"type": "array", "items": {"type": "string"}, "maxItems": 0}
+    return {"type": "array", "items": _enum(values), "maxItems": max_items}
+
+
+def policy_schema(view: PolicyView, max_proposals: int) -> Schema:
+    """One policy round's answer: `help`, `action` and `proposals` limited to what the round allows."""
+    thought = {"type": "string", "maxLength": MAX_THOUGHT}
+    choices = list(view.evaluated) if view.imagination else list(view.admissible)
+    if view.final or not view.imagination:
+        return _object(
+            {
+                "thought": thought,
+                "help": {"enum": [False]},
+                "action": _enum(choices),
+                "proposals": _commands([], 0),
+            }
+        )
+    candidates = [c for c in view.admissible if c not in view.evaluated]
+    help_values = [True, False] if choices and candidates else [not choices]
+    action: Schema = {"anyOf": [_enum(choices), {"type": "null"}]} if choices else {"type": "null"}
+    return _object(
+        {
+            "thought": thought,
+            "help": {"enum": help_values},
+            "action": action,
+            "proposals": _commands(candidates, max_proposals),
+        }
+    )
+
+
+def react_schema(admissible: Sequence[str], *, may_think: bool) -> Schema:
+    """A ReAct step's answer: one line, a thought ("think: ...") or one admissible command."""
+    command = _enum(admissible) if admissible else {"type": "string", "maxLength": 80}
+    line = (
+        {"anyOf": [{"type": "string", "pattern": f"^think: [^\\n]{{1,{MAX_THOUGHT}}}$"}, command]}
+        if may_think
+        else command
+    )
+    return _object({"line": line})
+
+
+def state_schema(receptacles: Sequence[str]) -> Schema:
+    """A `[PER]`/`[PRE]` state: the known receptacles as keys, `open` a boolean where the receptacle
+    opens and "N/A" where it does not, objects as names."""
+    names = list(dict.fromkeys(receptacles))
+    world = {
+        name: _object(
+            {
+                "visited": {"type": "boolean"},
+                "open": {"type": "boolean"} if receptacle_type(name) in OPENABLE_TYPES else {"enum": [NA]},
+                "objects": {"type": "array", "items": _NAME, "maxItems": MAX_OBJECTS},
+            }
+        )
+        for name in names
+    }
+    return _object(
+        {
+            "agent_location": _enum([MIDDLE_OF_ROOM, *names]),
+            "inventory": _NAME,
+            "world_state": _object(world),
+        }
+    )
+
+
+__all__ = ["MAX_THOUGHT", "VERSION", "policy_schema", "react_schema", "state_schema"]
