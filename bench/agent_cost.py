@@ -55,6 +55,7 @@ from servers import subprocess_server
 SPLIT = "bench"
 _ADMISSIBLE = re.compile(r"Admissible commands:\n(.*?)(?:\n\n|$)", re.DOTALL)
 _EVALUATED = re.compile(r"Evaluated actions \(imagined by the world model\):\n(.*?)\n\nRound", re.DOTALL)
+_UNVISITED = re.compile(r"^Not visited: (.*)$", re.MULTILINE)  # the policy prompt's compact state
 _PERCEPTION = re.compile(r"Action: (.*?)\n.*?\nObservation: (.*)\nOther receptacles visible:", re.DOTALL)
 
 
@@ -81,8 +82,9 @@ class TraceScript(Script):
             return json.dumps({"thought": "first evaluated", "help": False, "action": first, "proposals": []})
         admissible = _ADMISSIBLE.search(text)
         commands = [line.removeprefix("- ") for line in admissible[1].splitlines()] if admissible else []
-        state = _first_state(text)
-        unvisited = [c for c in commands if c.startswith("go to ") and not state.receptacle(c[6:]).visited]
+        listed = _UNVISITED.search(text)
+        names = {re.sub(r" \(holds .*\)$", "", n) for n in listed[1].split(", ")} if listed else set()
+        unvisited = [c for c in commands if c.startswith("go to ") and c[6:] in names]
         proposals = list(dict.fromkeys([*unvisited, *commands]))[:2]
         return json.dumps({"thought": "explore", "help": True, "action": None, "proposals": proposals})
 

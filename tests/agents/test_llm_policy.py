@@ -19,7 +19,7 @@ from implement.agents.llm_policy import LLMPolicy
 from implement.agents.policy import PolicyReply, PolicyView
 from implement.config import Config
 from implement.eval.runner import evaluate
-from implement.prompts.policy import SYSTEM_TEXT, policy_messages
+from implement.prompts.policy import SYSTEM_TEXT, policy_messages, render_state
 from implement.prompts.policy import VERSION as POLICY_PROMPT_VERSION
 from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.symbolic import SymbolicWorldModel
@@ -79,18 +79,18 @@ def user_text(view: PolicyView, max_proposals: int = 8) -> str:
 def test_prompt_carries_the_round() -> None:
     text = user_text(VIEW, max_proposals=3)
     assert "Goal: Your task is to: put a cool apple in shelf." in text
-    assert "1. look (succeeded)\n2. open shelf 1 (failed" in text
-    assert f"Current state: {STATE.to_json()}" in text
-    assert "Admissible commands:\n" + "\n".join(f"- {c}" for c in ADMISSIBLE) in text
-    assert f"- go to fridge 1: {FRIDGE.text}\n- take apple 1 from countertop 1: {TAKE.text}" in text
+    assert "1. look\n2. open shelf 1 (failed)" in text
+    assert f"Current state:\n{render_state(STATE)}\n\n" in text
+    assert "Admissible commands:\n" + "\n".join(ADMISSIBLE) in text
+    assert f"- go to fridge 1: you are at fridge 1 (100%).\n- {TAKE.action}: {TAKE.text}" in text
     assert text.endswith('Round 2. Either propose: "help": true and up to 3 admissible commands not '
                          'evaluated yet in "proposals", or choose: "help": false and an "action" copied '
                          "from the evaluated actions.")  # fmt: skip
     first = user_text(FIRST)
     assert "(none yet)" in first and "nothing is evaluated yet, so propose" in first
-    for key in ('"thought"', '"help"', '"action"', '"proposals"', "agent_location", "world_state", "belief"):
+    for key in ('"thought"', '"help"', '"action"', '"proposals"', "Not visited", "Visited", "belief"):
         assert key in SYSTEM_TEXT
-    assert POLICY_PROMPT_VERSION == "policy-1"
+    assert POLICY_PROMPT_VERSION == "policy-2"
 
 
 def test_prompt_variants_say_when_the_policy_must_choose() -> None:

@@ -6,6 +6,11 @@ Reflexion), `world_model` (perception and prediction, also the training data's f
 `schemas` (the JSON schema of every answer, sent where the backend decodes under schemas).
 `prompt_versions()` is what runs (`run.json`) and training outputs (`implement_train.json`)
 record.
+
+The agents' prompts are built for prompt caches (llama.cpp's prefix reuse, OpenAI's automatic
+cache): one system text for every request of a run, then what is fixed for the episode, then
+what only grows, and what changes each step or round last, so consecutive requests share the
+longest prefix (`bench/prompt_tokens.py` measures it).
 """
 
 from __future__ import annotations

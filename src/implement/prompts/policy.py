@@ -1,30 +1,47 @@
 """The LLM policy's prompt: one round of policy iteration as a system and a user message.
 
-The system text explains the household setting, the symbolic state and the answer: one
-JSON object `{"thought", "help", "action", "proposals"}`. help = true asks the world
-model to imagine the proposed actions first; help = false executes `action`. The user
-message carries the round's inputs and closes with what this round allows: propose or
-choose, choose now (`view.final`), or choose any admissible command (no imagination).
-An unusable answer is followed by `reask_message`. A change of this text is a change of `VERSION`.
+The system text (the same for every request) explains the household setting, the compact
+state and the answer: one JSON object `{"thought", "help", "action", "proposals"}`.
+help = true asks the world model to imagine the proposed actions first; help = false
+executes `action`. The user message is ordered for prompt caches (llama.cpp's prefix
+reuse, OpenAI's automatic cache): what is fixed for the episode first (the goal), then what
+only grows (the executed actions), then what changes each step (the state, the admissible
+commands), then what changes each round (the evaluated actions, the round's instruction:
+propose or choose, choose now (`view.final`), or choose any admissible command without
+imagination). An unusable answer is followed by `reask_message`.
+
+The state is shown compactly, not as the paper's JSON (the world model's prompts keep that)::
+
+    At: countertop 1. Holding: apple 1(hot).
+    Not visited: cabinet 1, drawer 2, shelf 1
+    Visited:
+    countertop 1: knife 1, mug 2(clean)
+    fridge 1 (closed): unknown
+    microwave 1 (open): empty
+
+A change of this text is a change of `VERSION`.
 """
 
 from __future__ import annotations
 
 from implement.agents.policy import PolicyView
 from implement.llm.base import Message
+from implement.state import NA, ReceptacleState, SymbolicState
 
-VERSION = "policy-1"
+VERSION = "policy-2"
 
 SYSTEM_TEXT = """\
 You control an agent in a text household (ALFWorld). The agent completes one task, such as \
 finding an object, heating, cooling or cleaning it, and placing it in a receptacle, by typing \
 one command per step. Commands that do not apply answer "Nothing happens." and waste a step.
 
-What the agent knows is its symbolic state, a JSON object:
-- agent_location: the receptacle it stands at ("middle of room" before its first move).
-- inventory: the one object it holds, or "nothing".
-- world_state: receptacle name -> {"visited": bool, "open": true/false or "N/A" (cannot be \
-opened), "objects": the objects known to be there}. A receptacle not visited may hold anything.
+The executed commands are numbered; "(failed)" marks one that answered "Nothing happens." \
+What the agent knows now:
+- "At:" where it stands ("middle of room" before its first move); "Holding:" the one object it \
+holds, or "nothing".
+- "Not visited:" receptacles not seen yet; they may hold anything.
+- "Visited:" one receptacle a line: "(open)" or "(closed)" for those that open, then the objects \
+known to be there, or "empty" ("unknown": closed and never seen inside).
 - An object's states follow its name: "apple 1(hot)", "mug 2(cool)(clean)", "desklamp 1(on)".
 
 A world model can imagine what an action would do before the agent executes it. An evaluated \
@@ -43,15 +60,42 @@ def _history(view: PolicyView) -> str:
     if not view.history:
         return "(none yet)"
     return "\n".join(
-        f"{i}. {action} ({'succeeded' if ok else 'failed: nothing happened'})"
-        for i, (action, ok) in enumerate(view.history, 1)
+        f"{i}. {action}{'' if ok else ' (failed)'}" for i, (action, ok) in enumerate(view.history, 1)
     )
+
+
+def _receptacle_line(name: str, receptacle: ReceptacleState) -> str:
+    opened = "" if receptacle.open == NA else " (open)" if receptacle.open else " (closed)"
+    if receptacle.objects:
+        contents = ", ".join(receptacle.objects)
+    else:
+        contents = "unknown" if receptacle.open is False else "empty"
+    return f"{name}{opened}: {contents}"
+
+
+def render_state(state: SymbolicState) -> str:
+    """The compact state (see the module docstring); receptacles in the state's order."""
+    lines = [f"At: {state.agent_location}. Holding: {state.inventory}."]
+    unvisited = [
+        name + (f" (holds {' and '.join(r.objects)})" if r.objects else "")
+        for name, r in state.world_state.items()
+        if not r.visited
+    ]
+    if unvisited:
+        lines.append("Not visited: " + ", ".join(unvisited))
+    visited = [_receptacle_line(name, r) for name, r in state.world_state.items() if r.visited]
+    if visited:
+        lines.append("Visited:\n" + "\n".join(visited))
+    return "\n".join(lines)
 
 
 def _evaluated(view: PolicyView) -> str:
     if not view.evaluated:
         return "(none yet)"
-    return "\n".join(f"- {action}: {belief.text}" for action, belief in view.evaluated.items())
+    return "\n".join(
+        f"- {action}: {belief.text.removeprefix(action).removeprefix(':').strip()}"  # the action once
+        for action, belief in view.evaluated.items()
+    )
 
 
 def _instruction(view: PolicyView, max_proposals: int) -> str:
@@ -77,17 +121,17 @@ def _instruction(view: PolicyView, max_proposals: int) -> str:
 
 
 def policy_messages(view: PolicyView, max_proposals: int) -> list[Message]:
-    """The request for one round of policy iteration (see the module docstring)."""
-    lines = [
-        f"Goal: {view.goal}",
-        f"Actions executed so far:\n{_history(view)}",
-        f"Current state: {view.state.to_json()}",
-        "Admissible commands:\n" + "\n".join(f"- {command}" for command in view.admissible),
+    """The request for one round of policy iteration (see the module docstring for the order)."""
+    sections = [
+        f"Goal: {view.goal}",  # fixed for the episode
+        f"Actions executed so far:\n{_history(view)}",  # append-only
+        f"Current state:\n{render_state(view.state)}",  # changes each step
+        "Admissible commands:\n" + "\n".join(view.admissible),
     ]
-    if view.imagination:
-        lines.append(f"Evaluated actions (imagined by the world model):\n{_evaluated(view)}")
-    lines.append(f"Round {view.round}. {_instruction(view, max_proposals)}")
-    return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": "\n\n".join(lines)}]
+    if view.imagination:  # changes each round
+        sections.append(f"Evaluated actions (imagined by the world model):\n{_evaluated(view)}")
+    sections.append(f"Round {view.round}. {_instruction(view, max_proposals)}")
+    return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": "\n\n".join(sections)}]
 
 
 def reask_message(error: str) -> str:
@@ -95,4 +139,4 @@ def reask_message(error: str) -> str:
     return f"Your answer cannot be used: {error}. Answer again with one JSON object as described."
 
 
-__all__ = ["SYSTEM_TEXT", "VERSION", "policy_messages", "reask_message"]
+__all__ = ["SYSTEM_TEXT", "VERSION", "policy_messages", "reask_message", "render_state"]
