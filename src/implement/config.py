@@ -61,7 +61,7 @@ def _f(
 
 
 def allowed(f: dataclasses.Field[Any]) -> str:
-    """A field's allowed range in words (">= 0 and < 1", "one of auto, on, off"); empty when any value goes."""
+    """A field's allowed range in words (">= 0 and < 1", "one of auto, on, off"); empty: any value goes."""
     if "choices" in f.metadata:
         return "one of " + ", ".join(f.metadata["choices"])
     return " and ".join(f"{op} {f.metadata[k]:g}" for k, (op, _) in _BOUNDS.items() if k in f.metadata)

@@ -138,7 +138,8 @@ def test_cached_prompt_tokens_are_counted_and_priced() -> None:
         await request.json()
         return {
             "id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-4.1-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                         "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 2000, "completion_tokens": 100, "total_tokens": 2100,
                       "prompt_tokens_details": {"cached_tokens": 1536}},
         }  # fmt: skip

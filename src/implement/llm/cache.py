@@ -2,9 +2,10 @@
 
 The key hashes only what changes an answer: the model's identity (backend, endpoint or
 weights, name: two servers under one served name are two models), messages, temperature,
-max_tokens and the answer's JSON schema, if any (never timeouts or keys). Each sample is stored under (key, sample index), so a
-request for n samples reuses the ones it has and asks the model only for the rest, and a
-re-run of a seeded experiment replays exactly, samples at temperature > 0 included. The
+max_tokens and the answer's JSON schema, if any (never timeouts or keys). Each sample is
+stored under (key, sample index), so a request for n samples reuses the ones it has and asks
+the model only for the rest, and a re-run of a seeded experiment replays exactly, samples at
+temperature > 0 included. The
 prompts' versions are not in the key: the messages hold the prompt text itself, so a changed
 prompt is a new key, and a version bump that leaves the text alone changes no answer. The file
 is safe for concurrent writers (WAL journal, busy timeout, one transaction per write); reads

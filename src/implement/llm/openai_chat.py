@@ -191,8 +191,8 @@ class OpenAIChatModel:
         if not form:
             if self.structured == "on":
                 raise LLMError(
-                    f"{self.name} at {self.endpoint} honours no JSON-schema form ({', '.join(SCHEMA_FORMS)}); "
-                    "set llm.structured to auto or off"
+                    f"{self.name} at {self.endpoint} honours no JSON-schema form "
+                    f"({', '.join(SCHEMA_FORMS)}); set llm.structured to auto or off"
                 )
             return {}
         return schema_params(form, schema, strict=self.strict)
