@@ -1,4 +1,5 @@
-"""Real HTTP servers for tests and benchmarks: an ASGI app in a thread, a command in a subprocess.
+"""Real HTTP servers for tests and benchmarks: an ASGI app in a thread, a command in a subprocess,
+llama.cpp's server on the embedded model.
 
 Benchmarks import this module too (`bench/` puts `tests/` on the path).
 """
@@ -9,11 +10,13 @@ import http.client
 import logging
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -87,6 +90,33 @@ def subprocess_server(argv_for_port: Callable[[int], list[str]], *, timeout: flo
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextmanager
+def llama_cpp_server(log_dir: Path, *, n_ctx: int = 4096) -> Iterator[str]:
+    """`python -m llama_cpp.server` (llama-cpp-python's OpenAI-compatible server) with the embedded
+    SmolLM2-135M, served as `smollm2` on a free loopback port; yields its base URL. Its output goes to
+    `log_dir/server.log` (a pipe would fill up and block it)."""
+    from implement.llm.local import embedded_model_path
+
+    port = free_port()
+    log = (log_dir / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path("smollm2-135m")),
+         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        try:
+            wait_for_http(f"{url}/models", timeout=120, alive=lambda: process.poll() is None)
+        except LLMError as exc:
+            raise RuntimeError(f"llama.cpp server did not start ({exc}); its log: {log.name}") from None
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
 
 
 def wait_for_http(url: str, *, timeout: float, alive: Callable[[], bool] = lambda: True) -> None:

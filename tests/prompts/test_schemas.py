@@ -47,6 +47,9 @@ def test_later_rounds_choose_evaluated_actions_or_propose_new_ones() -> None:
     assert valid(answer(True, None, ("look",)), schema)
     assert not valid(answer(False, "look"), schema)  # not evaluated
     assert not valid(answer(True, None, ("go to fridge 1",)), schema)  # evaluated already
+    assert not valid(answer(True, None, ()), schema)  # help without a proposal
+    assert not valid(answer(False, None, ()), schema)  # no help and no action
+    assert not valid(answer(True, "go to fridge 1", ("look",)), schema)  # both at once
 
 
 @pytest.mark.parametrize(

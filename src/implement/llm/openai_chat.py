@@ -4,8 +4,8 @@ Structured outputs: a request's JSON schema is sent in the first form the endpoi
 to honour (`SCHEMA_FORMS`), found once per model by probing (`probe_schema_form`: a schema
 whose only answer is a made-up word; an endpoint that ignores it cannot write that word):
 - `json_schema`: `response_format={"type": "json_schema", "json_schema": {...}}`, the OpenAI
-  form (strict on OpenAI itself), which vLLM >= 0.6, SGLang, llama.cpp's `llama-server` and
-  Ollama take too;
+  form (strict on OpenAI itself, for schemas with an object at the root), which vLLM >= 0.6,
+  SGLang, llama.cpp's `llama-server` and Ollama take too;
 - `json_object`: `response_format={"type": "json_object", "schema": ...}`, the form of
   llama-cpp-python's server (`python -m llama_cpp.server`), which answers the first form with
   HTTP 200 and unconstrained text;
@@ -195,7 +195,8 @@ class OpenAIChatModel:
                     f"({', '.join(SCHEMA_FORMS)}); set llm.structured to auto or off"
                 )
             return {}
-        return schema_params(form, schema, strict=self.strict)
+        # OpenAI's strict mode takes only an object at the root: a choice of shapes goes unstrict
+        return schema_params(form, schema, strict=self.strict and "anyOf" not in schema)
 
     @property
     def client(self) -> Any:

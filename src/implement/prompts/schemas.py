@@ -46,29 +46,27 @@ def _commands(values: Sequence[str], max_items: int) -> Schema:
 
 
 def policy_schema(view: PolicyView, max_proposals: int) -> Schema:
-    """One policy round's answer: `help`, `action` and `proposals` limited to what the round allows."""
+    """One policy round's answer, limited to what the round allows: choose (`help` false and an
+    `action` among the round's choices) or, while it may, propose (`help` true, `action` null and
+    one to `max_proposals` admissible commands not evaluated yet); both shapes when both are open."""
     thought = {"type": "string", "maxLength": MAX_THOUGHT}
     choices = list(view.evaluated) if view.imagination else list(view.admissible)
-    if view.final or not view.imagination:
-        return _object(
-            {
-                "thought": thought,
-                "help": {"enum": [False]},
-                "action": _enum(choices),
-                "proposals": _commands([], 0),
-            }
-        )
     candidates = [c for c in view.admissible if c not in view.evaluated]
-    help_values = [True, False] if choices and candidates else [not choices]
-    action: Schema = {"anyOf": [_enum(choices), {"type": "null"}]} if choices else {"type": "null"}
-    return _object(
+    choose = _object(
         {
             "thought": thought,
-            "help": {"enum": help_values},
-            "action": action,
-            "proposals": _commands(candidates, max_proposals),
+            "help": {"enum": [False]},
+            "action": _enum(choices),
+            "proposals": _commands([], 0),
         }
     )
+    if view.final or not view.imagination or not candidates:
+        return choose
+    proposals = {**_commands(candidates, max_proposals), "minItems": 1}
+    propose = _object(
+        {"thought": thought, "help": {"enum": [True]}, "action": {"type": "null"}, "proposals": proposals}
+    )
+    return {"anyOf": [propose, choose]} if choices else propose
 
 
 def react_schema(admissible: Sequence[str], *, may_think: bool) -> Schema:
