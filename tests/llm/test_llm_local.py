@@ -8,17 +8,58 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("llama_cpp", reason="the `local` extra (llama-cpp-python) is not installed")
 
+from implement.config import LLMConfig
 from implement.llm import LLMError, make_chat_model
-from implement.llm.local import embedded_model_path
+from implement.llm.local import TEMPLATE_KEY, embedded_model_path
 from servers import free_port, wait_for_http
 
 pytestmark = pytest.mark.slow
 QUESTION = [{"role": "user", "content": "Name one fruit."}]
+ACTIONS = ["go to fridge 1", "take apple 1 from countertop 1", "open drawer 2"]
+ACTION_SCHEMA = {
+    "type": "object",
+    "properties": {"action": {"enum": ACTIONS}},
+    "required": ["action"],
+    "additionalProperties": False,
+}
+PROMPTS = [
+    "You are in a kitchen. Your task: put an apple in the fridge. What do you do next?",
+    "Name one fruit.",
+    "Write a poem about the sea.",
+    "Which drawer would you open?",
+]
+
+
+def write_without_template(source: Path, target: Path) -> Path:
+    """A copy of the GGUF file `source` with every metadata field but its chat template."""
+    gguf = pytest.importorskip("gguf")
+    reader = gguf.GGUFReader(source)
+    writer = gguf.GGUFWriter(target, arch=reader.get_field("general.architecture").contents())
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name in ("general.architecture", TEMPLATE_KEY):
+            continue
+        kind = field.types[0]
+        sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, field.contents(), kind, sub)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return target
+
+
+@pytest.fixture(scope="module")
+def templateless_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = embedded_model_path("smollm2-135m")
+    return write_without_template(source, tmp_path_factory.mktemp("gguf") / "no-template.gguf")
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +110,73 @@ def test_local_backend_in_process() -> None:
     answers = asyncio.run(model.chat(QUESTION, n=2, temperature=1.0, max_tokens=12))
     assert len(answers) == 2 and all(a.text.strip() for a in answers)
     assert model.usage.requests == 2 and model.usage.completion_tokens > 0
+
+
+def test_a_gguf_without_a_chat_template_needs_a_named_format(templateless_gguf: Path) -> None:
+    with pytest.raises(LLMError, match=r"no chat template .*#chat_format=chatml .*llm\.chat_format"):
+        make_chat_model(f"local:{templateless_gguf}")
+    for spec, config in (
+        (f"local:{templateless_gguf}#chat_format=chatml", None),
+        (f"local:{templateless_gguf}", LLMConfig(chat_format="chatml")),
+    ):
+        model = make_chat_model(spec, config)
+        assert ":chat_format=chatml:" in model.identity
+        [answer] = asyncio.run(model.chat([{"role": "user", "content": "What is the capital of France?"}],
+                                          max_tokens=16))  # fmt: skip
+        assert "Paris" in answer.text and "[INST]" not in answer.text
+
+
+def test_the_embedded_template_is_used_and_named_in_the_identity() -> None:
+    """SmolLM2's own template is ChatML that adds a default system message when there is none."""
+    own = make_chat_model("local:smollm2-135m")
+    chatml = make_chat_model("local:smollm2-135m#chat_format=chatml")
+    assert ":chat_format=gguf:" in own.identity and ":chat_format=chatml:" in chatml.identity
+    question = [{"role": "user", "content": "What is the capital of France?"}]
+    with_system = [{"role": "system", "content": "You answer in one sentence."}, *question]
+    [mine], [theirs] = (asyncio.run(m.chat(with_system, max_tokens=16)) for m in (own, chatml))
+    assert (mine.prompt_tokens, mine.text) == (theirs.prompt_tokens, theirs.text)
+    [mine], [theirs] = (asyncio.run(m.chat(question, max_tokens=16)) for m in (own, chatml))
+    assert mine.prompt_tokens > theirs.prompt_tokens + 10
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("local:smollm2-135m#chat_format=no-such-format", "unknown chat format 'no-such-format'"),
+        ("local:smollm2-135m#template=chatml", "bad option 'template=chatml'"),
+        ("local:smollm2-135m#chat_format=", "bad option"),
+    ],
+)
+def test_bad_local_spec_options(spec: str, match: str) -> None:
+    with pytest.raises(LLMError, match=match):
+        make_chat_model(spec)
+
+
+def test_a_schema_constrains_the_answers() -> None:
+    model = make_chat_model("local:smollm2-135m")
+    assert model.schema_support == "constrained"
+    for prompt in PROMPTS:
+        answers = asyncio.run(
+            model.chat([{"role": "user", "content": prompt}], n=2, temperature=1.0, max_tokens=40,
+                       schema=ACTION_SCHEMA)
+        )  # fmt: skip
+        for answer in answers:
+            assert json.loads(answer.text)["action"] in ACTIONS, answer.text
+            assert set(json.loads(answer.text)) == {"action"}
+
+
+def test_structured_off_ignores_the_schema() -> None:
+    question = [{"role": "user", "content": PROMPTS[1]}]
+    model = make_chat_model("local:smollm2-135m", LLMConfig(structured="off"))
+    [free] = asyncio.run(model.chat(question, max_tokens=48))
+    [ignored] = asyncio.run(model.chat(question, max_tokens=48, schema=ACTION_SCHEMA))
+    constraining = make_chat_model("local:smollm2-135m")
+    [constrained] = asyncio.run(constraining.chat(question, max_tokens=48, schema=ACTION_SCHEMA))
+    assert ignored.text == free.text != constrained.text
+    assert json.loads(constrained.text)["action"] in ACTIONS
+
+
+def test_a_schema_llama_cpp_cannot_convert_is_an_error() -> None:
+    model = make_chat_model("local:smollm2-135m")
+    with pytest.raises(LLMError, match="cannot turn this JSON schema into a grammar"):
+        asyncio.run(model.chat(QUESTION, schema={"$ref": "https://example.invalid/schema.json"}))

@@ -2,8 +2,10 @@
 
 Specs: `openai:MODEL` (endpoint and key from config / OPENAI_BASE_URL / OPENAI_API_KEY),
 `openai:MODEL@URL`, `local:NAME_OR_GGUF_PATH` (llama.cpp in process; `local:smollm2-135m`
-is embedded), `hf:DIR` (a transformers checkpoint or a LoRA adapter `implement train`
-wrote, in process), `scripted:PATH` (answers from a JSON script; `scripted:` alone echoes).
+is embedded; `local:GGUF_PATH#chat_format=FORMAT` names the chat format of a file without a
+chat template, as the `llm.chat_format` setting does), `hf:DIR` (a transformers checkpoint or
+a LoRA adapter `implement train` wrote, in process), `scripted:PATH` (answers from a JSON
+script; `scripted:` alone echoes).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ SPEC_FORMS = (
     "openai:MODEL",
     "openai:MODEL@URL",
     "local:NAME_OR_GGUF_PATH",
+    "local:GGUF_PATH#chat_format=FORMAT",
     "hf:DIR",
     "scripted:PATH",
     "scripted:",
@@ -48,13 +51,16 @@ def make_chat_model(
             structured=config.structured,
         )
     elif backend == "local" and sep and rest:
-        from implement.llm.local import LocalChatModel
+        from implement.llm.local import LocalChatModel, parse_local_spec
 
-        model = LocalChatModel(rest)
+        name, options = parse_local_spec(rest)
+        model = LocalChatModel(
+            name, chat_format=options.get("chat_format", config.chat_format), structured=config.structured
+        )
     elif backend == "hf" and sep and rest:
         from implement.llm.hf import TransformersChatModel
 
-        model = TransformersChatModel(rest)
+        model = TransformersChatModel(rest, structured=config.structured)
     elif backend == "scripted" and sep:
         from implement.llm.scripted import Script, ScriptedChatModel
 

@@ -5,19 +5,32 @@ as for training), a hub id, or an adapter directory (it holds `adapter_config.js
 `implement.train` writes it). An adapter is loaded on the base model it was trained from:
 the base named in `implement_train.json` (resolved as in training), else the one in
 `adapter_config.json`. Text-only: messages with image parts are refused.
+
+Structured outputs: a request's JSON schema constrains decoding through lm-format-enforcer
+(in the `train` extra), unless `structured` is "off". Its own transformers glue
+(`lmformatenforcer.integrations.transformers`) does not import under transformers 5 (it reads
+`transformers.tokenization_utils`), so its core is used: `TokenEnforcer` filters each step's
+tokens (`prefix_allowed_tokens_fn`), on a vocabulary table built here once per model (~2 s
+for SmolLM2's 49k tokens). Without lm-format-enforcer installed the backend says it is
+"unconstrained" and ignores schemas.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
+import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from implement.llm.base import Completion, LLMError, Message, Usage, fingerprint, message_text
+from implement.config import STRUCTURED_MODES
+from implement.llm.base import Completion, LLMError, Message, Schema, Usage, fingerprint, message_text
 from implement.train.base_models import resolve_base_model
+
+logger = logging.getLogger(__name__)
 
 
 def _base_of(adapter_dir: Path) -> str:
@@ -50,14 +63,37 @@ def hf_identity(path: str | Path, seed: int) -> str:
     return f"hf:{path}:seed={seed}"
 
 
+def _enforcer_vocabulary(tokenizer: Any, eos: int | list[int]) -> Any:
+    """lm-format-enforcer's view of a tokenizer: each regular token's text as it reads after another
+    token (so a word-start token keeps its leading space), whether it starts a word, and a decoder."""
+    from lmformatenforcer import TokenEnforcerTokenizerData
+
+    anchor = tokenizer.encode("0", add_special_tokens=False)[-1]
+    skip = len(tokenizer.decode([anchor]))
+    special = set(tokenizer.all_special_ids)
+    tokens = []
+    for token in range(len(tokenizer)):
+        if token not in special:
+            text = tokenizer.decode([anchor, token])[skip:]
+            tokens.append((token, text, len(text) > len(tokenizer.decode([token]))))
+
+    def decode(ids: list[int]) -> str:
+        return str(tokenizer.decode(ids)).rstrip("\ufffd")  # an unfinished multi-byte character
+
+    return TokenEnforcerTokenizerData(tokens, decode, eos, False, len(tokenizer))
+
+
 class TransformersChatModel:
     """A `ChatModel` on a transformers model in this process; samples are drawn one after another.
 
     Greedy at temperature 0, sampling otherwise, seeded with `seed` + the sample's index
-    (so a repeated call repeats its answers).
+    (so a repeated call repeats its answers). `structured`: "auto" or "on" decode under a
+    request's schema (where lm-format-enforcer is installed), "off" ignores schemas.
     """
 
-    def __init__(self, path: str | Path, *, device: str | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, path: str | Path, *, device: str | None = None, seed: int = 0, structured: str = "auto"
+    ) -> None:
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -65,8 +101,15 @@ class TransformersChatModel:
             raise LLMError(
                 "the hf backend needs torch and transformers: pip install 'implement[train]'"
             ) from exc
+        if structured not in STRUCTURED_MODES:
+            raise LLMError(f"structured must be one of {', '.join(STRUCTURED_MODES)}, got {structured!r}")
         self.name = str(path)
         self.identity = hf_identity(path, seed)
+        self.structured = structured
+        enforcer = importlib.util.find_spec("lmformatenforcer") is not None
+        self.schema_support = "constrained" if enforcer else "unconstrained"
+        self._vocabulary: Any = None  # lm-format-enforcer's table, built on the first schema
+        self._said_unconstrained = False
         self.usage = Usage()
         self._seed = seed
         self._lock = threading.Lock()  # one model: one generation at a time
@@ -91,11 +134,40 @@ class TransformersChatModel:
         self._model = model.to(self._device).eval()
 
     async def chat(
-        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512
-    ) -> list[Completion]:
-        return [await asyncio.to_thread(self._sample, messages, i, temperature, max_tokens) for i in range(n)]
+        self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
+        schema: Schema | None = None,
+    ) -> list[Completion]:  # fmt: skip
+        wanted = schema is not None and self.structured != "off"
+        if wanted and self.schema_support != "constrained" and not self._said_unconstrained:
+            logger.info("%s: lm-format-enforcer is not installed, so schemas are ignored", self.name)
+            self._said_unconstrained = True
+        if self.structured == "off" or self.schema_support != "constrained":
+            schema = None
+        return [
+            await asyncio.to_thread(self._sample, messages, i, temperature, max_tokens, schema)
+            for i in range(n)
+        ]
 
-    def _sample(self, messages: list[Message], index: int, temperature: float, max_tokens: int) -> Completion:
+    def _allowed_tokens(self, schema: Schema) -> Any:
+        """A `prefix_allowed_tokens_fn` that keeps decoding within `schema` (one per sample)."""
+        from lmformatenforcer import JsonSchemaParser, TokenEnforcer
+
+        if self._vocabulary is None:
+            eos = self._model.generation_config.eos_token_id
+            self._vocabulary = _enforcer_vocabulary(self._tokenizer, eos or self._tokenizer.eos_token_id)
+        try:
+            enforcer = TokenEnforcer(self._vocabulary, JsonSchemaParser(schema))
+        except Exception as exc:  # the parser raises bare errors on schemas it does not support
+            raise LLMError(f"lm-format-enforcer cannot follow this JSON schema: {exc!r}") from exc
+        # keys in `required`'s order (as llama.cpp's grammars have them), and at most one blank in a
+        # row: a small model would spend its tokens on runs of whitespace (the enforcer sets the config)
+        enforcer.root_parser.config.max_consecutive_whitespaces = 1
+        enforcer.root_parser.config.force_json_field_order = True
+        return lambda _batch, tokens: enforcer.get_allowed_tokens(tokens.tolist()).allowed_tokens
+
+    def _sample(
+        self, messages: list[Message], index: int, temperature: float, max_tokens: int, schema: Schema | None
+    ) -> Completion:
         import torch
 
         inputs = self._tokenizer.apply_chat_template(
@@ -107,6 +179,8 @@ class TransformersChatModel:
             else {"do_sample": False}
         )
         with self._lock, torch.no_grad():
+            if schema is not None:
+                sampling["prefix_allowed_tokens_fn"] = self._allowed_tokens(schema)
             started = time.perf_counter()
             torch.manual_seed(self._seed + index)
             output = self._model.generate(
