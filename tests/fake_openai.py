@@ -1,7 +1,8 @@
 """The project's OpenAI app on a scripted model, with faults on demand, for tests and benchmarks.
 
 `FakeOpenAIServer` serves `implement.serve.openai_app` (the production app) on a
-`ScriptedChatModel` (an echo by default): choice i of a request is `script.respond(messages, i)`.
+`ScriptedChatModel` (an echo by default): choice i of a request is `script.respond(messages, i)`;
+or on any `ChatModel` given as `chat_model`.
 In front of the app, an ASGI layer makes a seeded share of the chat requests fail the ways
 real endpoints do: 429 with Retry-After, 500, a hang past any client timeout, a truncated
 JSON body, or fewer choices than asked for; it also adds latency, can ignore `n`, and
@@ -36,7 +37,7 @@ import uvicorn
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from implement.llm.base import LLMError
+from implement.llm.base import ChatModel, LLMError
 from implement.llm.scripted import Script, ScriptedChatModel
 from implement.serve.openai_app import (
     add_key_option,
@@ -148,6 +149,7 @@ class FakeOpenAIServer:
         honor_n: bool = True,
         model: str = "fake-model",
         require_key: str | None = None,
+        chat_model: ChatModel | None = None,
     ) -> None:
         if latency < 0:
             raise LLMError(f"latency must be >= 0 seconds, got {latency}")
@@ -161,7 +163,7 @@ class FakeOpenAIServer:
         self._rng = random.Random(self.faults.seed)
         self._ids = itertools.count(1)
         self._stopping: asyncio.Event | None = None
-        chat_model = ScriptedChatModel(self.script, name=model)
+        chat_model = chat_model or ScriptedChatModel(self.script, name=model)
         self._app = create_openai_app(chat_model, served_name=model, require_key=require_key)
 
     # -- faults and waiting ------------------------------------------------------------------------------
@@ -265,11 +267,17 @@ class FakeOpenAIServer:
 
     @contextmanager
     def running(
-        self, *, log_level: str = "warning", start_timeout: float = 10.0, stop_timeout: float = 5.0
+        self,
+        *,
+        log_level: str = "warning",
+        start_timeout: float = 10.0,
+        stop_timeout: float = 5.0,
+        port: int = 0,
     ) -> Iterator[str]:
-        """Serve on 127.0.0.1 (a free port) in a background thread; yields the base URL `http://.../v1`."""
+        """Serve on 127.0.0.1 (`port`, or a free one) in a background thread; yields the base URL
+        `http://.../v1`."""
         with serving(self, make_server=self.server, log_level=log_level, start_timeout=start_timeout,
-                     stop_timeout=stop_timeout) as root:  # fmt: skip
+                     stop_timeout=stop_timeout, port=port) as root:  # fmt: skip
             yield f"{root}/v1"
 
     def serve(self, host: str, port: int, *, log_level: str = "info") -> None:

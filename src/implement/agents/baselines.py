@@ -8,8 +8,8 @@ transcript so far (`implement.prompts.react`). The model answers one line: a tho
 ("think: ..."), which joins the transcript with "OK." and is asked again, at most
 `max_thoughts` times per step; or a command, normalized against the admissible ones.
 Whatever comes after that is played, as in ReAct: a command that does not apply (a
-further thought, an empty answer) gets "Nothing happens." from the game. A failed
-request plays "look", recorded as the step's fallback.
+further thought, an empty answer) gets "Nothing happens." from the game. A request that
+fails for good raises its `LLMError` (the episode is an error), never a fallback command.
 
 `ReflexionAgent` adds self-reflection across trials of one game: a failed episode
 leaves its transcript in the game's memory; the first step of the next trial asks the
@@ -27,7 +27,7 @@ from implement.agents.base import Decision, EpisodeOutcome, TaskMemory, metered
 from implement.envs.base import Observation, Task
 from implement.envs.commands import normalize_command
 from implement.errors import AgentError, ConfigError
-from implement.llm.base import ChatModel, LLMError
+from implement.llm.base import ChatModel
 from implement.prompts.react import react_messages, reflection_messages
 
 REFLECTIONS = "reflections"  # memory.data key: the reflections of earlier trials, oldest first
@@ -97,16 +97,11 @@ class ReactAgent:
         self._transcript.append(_BANNER.sub("", observation.text).strip())
         thoughts: list[str] = []
         answers: list[str] = []
-        fallback = None
         while True:
             messages = react_messages(self._task.task_type, self.transcript, self.reflections())
-            try:
-                completions = await self.chat_model.chat(
-                    messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
-                )
-            except LLMError as exc:
-                action, fallback = "look", f"request failed: {exc}"
-                break
+            completions = await self.chat_model.chat(
+                messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
+            )
             answers.append(completions[0].text if completions else "")
             line = _first_line(answers[-1])
             thought = _THOUGHT.match(line)
@@ -120,7 +115,6 @@ class ReactAgent:
             thoughts=thoughts,
             answers=answers,
             admissible=action in observation.admissible_commands,
-            fallback=fallback,
         )
         return Decision(action, reasoning="\n".join(thoughts), details=details)
 
@@ -164,12 +158,9 @@ class ReflexionAgent(ReactAgent):
         if failed is None:
             return {}
         messages = reflection_messages(failed["transcript"], failed["steps"])
-        try:
-            completions = await self.chat_model.chat(
-                messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
-            )
-        except LLMError as exc:
-            return {"reflection": None, "reflection_error": f"request failed: {exc}"}
+        completions = await self.chat_model.chat(
+            messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
+        )
         text = completions[0].text.strip() if completions else ""
         if not text:
             return {"reflection": None, "reflection_error": "empty answer"}

@@ -78,6 +78,7 @@ class OpenAIChatModel:
         # where the requests go, as the SDK resolves it
         self.endpoint = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
         self.identity = f"openai:{self.endpoint}:{model}"
+        self.has_api_key = bool(api_key)  # "EMPTY" is sent otherwise (what local servers accept)
         self.usage = Usage()
         self.max_retries = max_retries
         self.concurrency = concurrency
@@ -134,6 +135,7 @@ class OpenAIChatModel:
                 kind, retry_after = self._classify(exc)
                 self.usage.add_error(kind)
                 if kind == "fatal" or attempt == self.max_retries:
+                    self.usage.record_failure()
                     attempts = f"after {attempt + 1} attempts" if kind != "fatal" else "not retryable"
                     raise LLMError(
                         f"{self.name}: request failed ({attempts}): {kind}: {_describe(exc)}"
