@@ -278,11 +278,17 @@ class FakeOpenAIServer:
 
     @contextmanager
     def running(
-        self, *, log_level: str = "warning", start_timeout: float = 10.0, stop_timeout: float = 5.0
+        self,
+        *,
+        log_level: str = "warning",
+        start_timeout: float = 10.0,
+        stop_timeout: float = 5.0,
+        port: int = 0,
     ) -> Iterator[str]:
-        """Serve on 127.0.0.1 (a free port) in a background thread; yields the base URL `http://.../v1`."""
+        """Serve on 127.0.0.1 (`port`, or a free one) in a background thread; yields the base URL
+        `http://.../v1`."""
         with serving(self, make_server=self.server, log_level=log_level, start_timeout=start_timeout,
-                     stop_timeout=stop_timeout) as root:  # fmt: skip
+                     stop_timeout=stop_timeout, port=port) as root:  # fmt: skip
             yield f"{root}/v1"
 
     def serve(self, host: str, port: int, *, log_level: str = "info") -> None:

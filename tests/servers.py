@@ -35,14 +35,15 @@ def serving(
     start_timeout: float = 10.0,
     stop_timeout: float = 5.0,
     ready_path: str = "/health",
+    port: int = 0,
 ) -> Iterator[str]:
-    """Serve an ASGI app on 127.0.0.1 (a free port) in a background thread, until GET `ready_path`
-    answers; yields its root URL `http://127.0.0.1:PORT`."""
+    """Serve an ASGI app on 127.0.0.1 (`port`, or a free one) in a background thread, until GET
+    `ready_path` answers; yields its root URL `http://127.0.0.1:PORT`."""
     # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it every
     # answer waits ~40 ms on Nagle and delayed ACKs.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app, log_config=None, log_level=log_level, access_log=False, lifespan="on",

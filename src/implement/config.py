@@ -111,6 +111,7 @@ class EvaluationConfig(_Section):
     conditions: str | None = _f(None, "MetaICL conditions directory that starts each listed game's memory")
     api_url: str | None = _f(None, "run the agent on an `implement serve` API server (default: in process)")
     out: str | None = _f(None, "run directory (default: runs/<agent>-<split>-<time>)")
+    retry_errors: bool = _f(True, "--resume plays errored episodes again (off: they stay, as losses)")
 
 
 @dataclass

@@ -58,11 +58,15 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
 def repair_jsonl(path: Path) -> None:
     """Drop a torn last line left by a killed writer, so that appending starts on a fresh line."""
     if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-        records = read_jsonl(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.writelines(dumps(r) + "\n" for r in records)
-        os.replace(tmp, path)
+        rewrite_jsonl(path, read_jsonl(path))
+
+
+def rewrite_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace a file's lines with `records`, whole or not at all (temp file, then rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.writelines(dumps(r) + "\n" for r in records)
+    os.replace(tmp, path)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

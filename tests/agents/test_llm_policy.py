@@ -19,6 +19,7 @@ from implement.agents.llm_policy import LLMPolicy
 from implement.agents.policy import PolicyReply, PolicyView
 from implement.config import Config
 from implement.eval.runner import evaluate
+from implement.llm.base import LLMError
 from implement.prompts.policy import SYSTEM_TEXT, policy_messages, render_state
 from implement.prompts.policy import VERSION as POLICY_PROMPT_VERSION
 from implement.state import ReceptacleState, SymbolicState
@@ -182,11 +183,13 @@ def test_always_malformed_gives_every_error_and_no_choice() -> None:
     assert [len(m) for m in recorder.sent] == [2, 4, 6]
 
 
-def test_a_failed_request_is_recorded_not_swallowed() -> None:
-    with served({"default": CHOOSE_FRIDGE}, FaultPlan(rate=1.0, kinds=("500",))) as (server, recorder):
-        reply = asyncio.run(LLMPolicy(recorder).decide(VIEW))
-    assert reply.choice is None and server.stats.requests == 1
-    assert len(reply.parse_errors) == 1 and reply.parse_errors[0].startswith("request failed: ")
+def test_a_failed_request_raises_not_a_fallback() -> None:
+    with (
+        served({"default": CHOOSE_FRIDGE}, FaultPlan(rate=1.0, kinds=("500",))) as (server, recorder),
+        pytest.raises(LLMError, match=r"request failed .*500"),
+    ):
+        asyncio.run(LLMPolicy(recorder).decide(VIEW))
+    assert server.stats.requests == 1 and recorder.inner.usage.failed_requests == 1
 
 
 def test_the_last_round_with_nothing_evaluated_asks_nothing() -> None:

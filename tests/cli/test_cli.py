@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def expert_run(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
         (("data",), ["install", "list"]),
         (
             ("evaluate",),
-            ["--agent", "--split", "--trials", "--parallel", "--max-steps", "--resume", "--json"],
+            ["--agent", "--split", "--trials", "--parallel", "--max-steps", "--resume", "--no-retry-errors"],
         ),
     ],
 )
@@ -276,3 +277,51 @@ def test_report_on_a_partial_run(cli: Cli, expert_run: tuple[Path, dict[str, Any
 def test_report_on_a_folder_that_is_no_run(cli: Cli, tmp_path: Path) -> None:
     line = failed_cleanly(cli("report", str(tmp_path)))
     assert "is not a run directory" in line
+
+
+# ---------------------------------------------------------------------------------------------- probe
+
+
+def without_openai_settings(data_root: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a user who set no key and no endpoint."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "IMPLEMENT_LLM__"))}
+    return {**env, "ALFWORLD_DATA": str(data_root), "IMPLEMENT_CACHE_DIR": str(tmp_path / "cache")}
+
+
+@pytest.mark.parametrize("where", ["openai", "nothing listening"])
+def test_evaluate_with_an_unusable_model_fails_in_seconds_before_any_episode(
+    data_root: Path, tmp_path: Path, where: str
+) -> None:
+    from servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    policy, cause = {
+        "openai": ("openai:gpt-4o-mini", "no API key is configured; set OPENAI_API_KEY or llm.api_key"),
+        "nothing listening": (f"openai:gpt-4o-mini@{url}", "cannot connect: connection refused"),
+    }[where]
+    out = tmp_path / "run"
+    command = ["evaluate", "--policy", policy, "--split", "tiny", "--trials", "1", "--out", str(out)]
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "implement.cli", *command], capture_output=True, text=True, timeout=60,
+        env=without_openai_settings(data_root, tmp_path), cwd=tmp_path,
+    )  # fmt: skip
+    seconds = time.monotonic() - started
+    line = failed_cleanly(result)
+    assert line.startswith("error: model 'gpt-4o-mini' at ") and cause in line
+    assert seconds < 15
+    assert not out.exists()
+
+
+def test_serve_with_an_unusable_model_fails_before_serving(data_root: Path, tmp_path: Path) -> None:
+    from servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    result = subprocess.run(
+        [sys.executable, "-m", "implement.cli", "serve", "--port", str(free_port()), "--policy",
+         f"openai:policy@{url}"],
+        capture_output=True, text=True, timeout=60, env=without_openai_settings(data_root, tmp_path),
+    )  # fmt: skip
+    assert failed_cleanly(result) == (
+        f"error: model 'policy' at {url}: cannot connect: connection refused (is a server listening there?)"
+    )

@@ -307,21 +307,30 @@ def test_sampling_settings_and_conditions_sent() -> None:
     assert "Succeeded: no" in user_text(per["messages"])
 
 
-def test_request_errors_never_crash_and_are_counted() -> None:
+def test_request_errors_raise_and_are_counted() -> None:
+    """A dead endpoint is no prediction and no perception: the caller's episode fails with it."""
     wm = LLMWorldModel(Recorder(fail=True))
-    assert asyncio.run(wm.predict(START, "go to shelf 1")) == []
     arrive = "You arrive at shelf 1. On the shelf 1, you see a mug 1."
-    assert asyncio.run(wm.perceive(START, Perceived("go to shelf 1", arrive))) == AT_SHELF
-    failed = Perceived("go to shelf 1", arrive, succeeded=False)  # the client's word over the text
-    assert asyncio.run(wm.perceive(START, failed)) == START
+    with pytest.raises(LLMError, match="endpoint down"):
+        asyncio.run(wm.predict(START, "go to shelf 1"))
+    with pytest.raises(LLMError, match="endpoint down"):
+        asyncio.run(wm.perceive(START, Perceived("go to shelf 1", arrive)))
     assert wm.stats.to_dict() == {
-        "requests": 3,
+        "requests": 2,
         "samples": 0,
         "parse_failures": 0,
-        "fallbacks": 2,
-        "request_errors": 3,
-        "empty_predictions": 1,
+        "fallbacks": 0,
+        "request_errors": 2,
+        "empty_predictions": 0,
     }
+
+
+def test_an_unusable_perception_keeps_the_clients_word_that_the_action_failed() -> None:
+    wm = LLMWorldModel(Recorder(Script(default="no state here")))
+    arrive = "You arrive at shelf 1. On the shelf 1, you see a mug 1."
+    failed = Perceived("go to shelf 1", arrive, succeeded=False)  # the client's word over the text
+    assert asyncio.run(wm.perceive(START, failed)) == START
+    assert (wm.stats.fallbacks, wm.stats.parse_failures, wm.stats.request_errors) == (1, 1, 0)
 
 
 def test_bad_arguments_are_rejected() -> None:

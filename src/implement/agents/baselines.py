@@ -9,8 +9,8 @@ JSON object where the backend decodes under the step's schema, `react_schema`): 
 ("think: ..."), which joins the transcript with "OK." and is asked again, at most
 `max_thoughts` times per step; or a command, normalized against the admissible ones.
 Whatever comes after that is played, as in ReAct: a command that does not apply (a
-further thought, an empty answer) gets "Nothing happens." from the game. A failed
-request plays "look", recorded as the step's fallback.
+further thought, an empty answer) gets "Nothing happens." from the game. A request that
+fails for good raises its `LLMError` (the episode is an error), never a fallback command.
 
 `ReflexionAgent` adds self-reflection across trials of one game: a failed episode
 leaves its transcript in the game's memory; the first step of the next trial asks the
@@ -28,7 +28,7 @@ from implement.agents.base import Decision, EpisodeOutcome, TaskMemory, metered
 from implement.envs.base import Observation, Task
 from implement.envs.commands import normalize_command
 from implement.errors import AgentError, ConfigError
-from implement.llm.base import ChatModel, LLMError
+from implement.llm.base import ChatModel
 from implement.prompts.react import react_messages, reflection_messages
 from implement.prompts.schemas import react_schema
 from implement.world_model.parsing import json_objects
@@ -105,18 +105,13 @@ class ReactAgent:
         self._transcript.append(_BANNER.sub("", observation.text).strip())
         thoughts: list[str] = []
         answers: list[str] = []
-        fallback = None
         while True:
             messages = react_messages(self._task.task_type, self.transcript, self.reflections())
             may_think = len(thoughts) < self.max_thoughts
             schema = react_schema(observation.admissible_commands, may_think=may_think)
-            try:
-                completions = await self.chat_model.chat(
-                    messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens, schema=schema
-                )
-            except LLMError as exc:
-                action, fallback = "look", f"request failed: {exc}"
-                break
+            completions = await self.chat_model.chat(
+                messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens, schema=schema
+            )
             answers.append(completions[0].text if completions else "")
             line = answer_line(answers[-1])
             thought = _THOUGHT.match(line)
@@ -130,7 +125,6 @@ class ReactAgent:
             thoughts=thoughts,
             answers=answers,
             admissible=action in observation.admissible_commands,
-            fallback=fallback,
         )
         return Decision(action, reasoning="\n".join(thoughts), details=details)
 
@@ -174,12 +168,9 @@ class ReflexionAgent(ReactAgent):
         if failed is None:
             return {}
         messages = reflection_messages(failed["transcript"], failed["steps"])
-        try:
-            completions = await self.chat_model.chat(
-                messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
-            )
-        except LLMError as exc:
-            return {"reflection": None, "reflection_error": f"request failed: {exc}"}
+        completions = await self.chat_model.chat(
+            messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens
+        )
         text = completions[0].text.strip() if completions else ""
         if not text:
             return {"reflection": None, "reflection_error": "empty answer"}

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from implement.llm.base import ChatModel, LLMError
+from implement.llm.base import ChatModel
 from implement.prompts.belief import summary_messages
 from implement.state import SymbolicState, diff_states, object_type
 
@@ -112,8 +112,8 @@ async def llm_belief(
 ) -> Belief:
     """The exact counts, with `text` written by an LLM from them (the paper's summarizer).
 
-    On a failed request the exact text is kept, so the step goes on, and the failure is
-    recorded in `summary_error` (and counted in the client's usage).
+    An answer with no completion keeps the exact text (recorded in `summary_error`); a request
+    that fails for good raises its `LLMError`: the episode is an error, never a guessed belief.
     """
     belief = exact_belief(state, action, samples)
     if belief.samples == 0:
@@ -121,7 +121,7 @@ async def llm_belief(
     messages = summary_messages(action, belief.outcomes, belief.samples)
     try:
         (completion, *_) = await chat_model.chat(messages, n=1, temperature=0.0, max_tokens=max_tokens)
-    except (LLMError, ValueError) as exc:
+    except ValueError as exc:  # no completion came back
         belief.summary_error = str(exc)
         return belief
     if completion.text.strip():

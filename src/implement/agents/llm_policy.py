@@ -7,8 +7,9 @@ fenced block, text around the object, a Python literal; nothing is executed) and
 against the round: a choice must be an evaluated action (any admissible command without
 imagination); proposals are normalized, deduplicated, new and capped, and refused in the
 last round. A bad answer is re-asked, the error stated, up to `max_reasks` times; after
-that, or when the request fails for good, the reply has no choice and lists every error,
-and the agent falls back (and records it).
+that the reply has no choice and lists every error, and the agent falls back (and records
+it). A request that fails for good raises its `LLMError`: a dead endpoint is no answer of
+the model's, it ends the episode as an error.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from implement.agents.policy import PolicyReply, PolicyView
 from implement.envs.commands import normalize_command
 from implement.errors import ConfigError, ImplementError
-from implement.llm.base import ChatModel, LLMError
+from implement.llm.base import ChatModel
 from implement.prompts.policy import policy_messages, reask_message
 from implement.prompts.schemas import policy_schema
 from implement.world_model.parsing import excerpt, json_objects
@@ -62,13 +63,9 @@ class LLMPolicy:
         schema = policy_schema(view, self.max_proposals)
         errors: list[str] = []
         for _ in range(self.max_reasks + 1):
-            try:
-                completions = await self.chat_model.chat(
-                    messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens, schema=schema
-                )
-            except LLMError as exc:
-                errors.append(f"request failed: {exc}")
-                return PolicyReply(reasoning="the policy model could not be asked", parse_errors=errors)
+            completions = await self.chat_model.chat(
+                messages, n=1, temperature=self.temperature, max_tokens=self.max_tokens, schema=schema
+            )
             text = completions[0].text if completions else ""
             try:
                 reply = self.read(text, view)

@@ -53,6 +53,10 @@ MaxStepsOption = Annotated[int | None, typer.Option(help="Steps per episode (pap
 SeedOption = Annotated[int | None, typer.Option(help="Seed of sampling and random choices.")]
 OutOption = Annotated[Path | None, typer.Option(help="Run directory (default runs/<agent>-<split>-<time>).")]
 ResumeOption = Annotated[bool, typer.Option(help="Continue the run in --out, skipping finished episodes.")]
+RetryErrorsOption = Annotated[
+    bool | None,
+    typer.Option(help="With --resume, play errored episodes again (default); --no-retry-errors keeps them."),
+]
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -82,6 +86,7 @@ def evaluate_cmd(
     seed: SeedOption = None,
     out: OutOption = None,
     resume: ResumeOption = False,
+    retry_errors: RetryErrorsOption = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -94,6 +99,7 @@ def evaluate_cmd(
         "--seed": ("evaluation.seed", seed), "--replay-solved": ("evaluation.replay_solved", replay_solved),
         "--conditions": ("evaluation.conditions", str(conditions) if conditions else None),
         "--api-url": ("evaluation.api_url", api_url), "--out": ("evaluation.out", str(out) if out else None),
+        "--retry-errors": ("evaluation.retry_errors", retry_errors),
         "--split": ("environment.split", split), "--max-steps": ("environment.max_steps", max_steps),
         "--policy": ("policy.model", policy), "--summarizer": ("policy.summarizer", summarizer),
         "--imagination": ("policy.imagination", imagination), "--metaicl": ("policy.metaicl", metaicl),

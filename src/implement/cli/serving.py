@@ -91,9 +91,12 @@ def serve_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Serve the agent over HTTP (/generate_policy, /perception, /predict, /health; docs at /docs)."""
+    import asyncio
+
     import uvicorn
 
     from implement.config import load_config
+    from implement.llm.probe import models_made, probe_models
     from implement.serve.app import create_app
 
     flags: dict[str, tuple[str, Any]] = {
@@ -104,7 +107,9 @@ def serve_cmd(
         "--metaicl": ("policy.metaicl", metaicl), "--world-model": ("world_model.model", world_model),
     }  # fmt: skip
     cfg = load_config(config, flags=flags)
-    api = create_app(cfg, runs=runs or [])
+    with models_made() as models:
+        api = create_app(cfg, runs=runs or [])
+    asyncio.run(probe_models(models))  # a model that cannot answer: one line, before serving anything
     secured = "token required" if cfg.api.token else "no token"
     console.print(f"IMPLEMENT API on http://{cfg.api.host}:{cfg.api.port} ({secured}); docs at /docs")
     uvicorn.run(api, host=cfg.api.host, port=cfg.api.port, log_level="warning")

@@ -14,7 +14,14 @@ from typing import IO, Any
 
 from implement.config import Config
 from implement.errors import ImplementError
-from implement.jsonl import append_jsonl, read_jsonl, repair_jsonl, write_json_atomic, write_line
+from implement.jsonl import (
+    append_jsonl,
+    read_jsonl,
+    repair_jsonl,
+    rewrite_jsonl,
+    write_json_atomic,
+    write_line,
+)
 from implement.prompts import prompt_versions
 
 logger = logging.getLogger(__name__)
@@ -96,6 +103,15 @@ class RunDir:
         """Drop torn lines left by a killed run, so that appending starts on a fresh line."""
         for name in (EPISODES_FILE, MEMORY_FILE):
             repair_jsonl(self.path / name)
+
+    def drop_errors(self) -> list[tuple[str, int]]:
+        """Remove the errored episodes' lines, to play them again; their (game, trial)s."""
+        episodes = self.episodes()
+        dropped = [(e["game"], e["trial"]) for e in episodes if e.get("error")]
+        if dropped:
+            rewrite_jsonl(self.path / EPISODES_FILE, [e for e in episodes if not e.get("error")])
+            logger.info("%d errored episodes will be played again", len(dropped))
+        return dropped
 
     def append_episode(self, record: dict[str, Any]) -> None:
         append_jsonl(self.path / EPISODES_FILE, record)

@@ -4,6 +4,13 @@ Trial t plays only the games not solved in trials < t (all of them with `replay_
 to measure adaptation; SR@k still counts the first win); each game's `TaskMemory` passes
 from trial to trial. Episodes are appended to `episodes.jsonl` as they finish, so a
 killed run loses only the episodes in flight and `resume` plays exactly the missing ones.
+
+Before anything is written, each model the agent uses answers one probe request
+(`implement.llm.probe`): one that cannot be reached or used ends the run with one line and
+no run directory. An episode that raises (a request failed for good, a bug) is recorded with
+its error and traceback; its memory is not saved and its game plays no later trial in this
+session. `resume` plays errored episodes again (`evaluation.retry_errors`); with it off they
+stay, as losses, and their games go on from the memory saved before them.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ from implement.envs.games import Game, find_games, read_walkthrough, sample_game
 from implement.errors import ConfigError, DataError, ImplementError, UnknownNameError
 from implement.eval.metrics import summarize
 from implement.eval.rundir import RunDir
+from implement.llm.base import LLMError
+from implement.llm.probe import models_made, probe_models
 from implement.metaicl import read_conditions, store_conditions
 from implement.state import SymbolicState
 from implement.world_model.perception import initial_state, update_state
@@ -45,6 +54,7 @@ _RESUMABLE = {
     ("evaluation", "parallel"),
     ("evaluation", "api_url"),
     ("evaluation", "out"),
+    ("evaluation", "retry_errors"),
 }
 _NOT_PLAYED = {"collect", "training"}
 
@@ -84,25 +94,35 @@ def _check_resume(stored: dict[str, Any], config: Config) -> None:
         raise ConfigError("--resume with settings that differ from run.json: " + "; ".join(changed))
 
 
-def open_run(out: Path, config: Config, resume: bool) -> tuple[RunDir, list[Game]]:
-    """Create a run directory, or reopen one to resume it (same settings, same games)."""
+def plan_run(out: Path, config: Config, resume: bool) -> tuple[RunDir, list[Game]]:
+    """The run directory and its games, checked and nothing written yet: a new run's sample, or
+    the games of the run to resume (same settings, game files still in place)."""
     run = RunDir(out)
+    if not run.exists:
+        return run, select_games(config)
+    if not resume:
+        raise ImplementError(f"{out} already holds a run; pass --resume to continue it, or another --out")
+    meta = run.meta()
+    _check_resume(meta["config"], config)
+    games = [Game.from_path(Path(g["path"]), g["split"]) for g in meta["games"]]
+    missing = [str(g.path) for g in games if not g.path.is_file()]
+    if missing:
+        raise DataError(
+            f"{len(missing)} game files of this run are gone (first: {missing[0]}); "
+            "reinstall the data where run.json expects it before resuming"
+        )
+    return run, games
+
+
+def open_run(run: RunDir, games: list[Game], config: Config) -> None:
+    """Create a planned run's directory; or reopen a run to resume: its config updated, torn lines
+    repaired, errored episodes dropped to be played again (with `evaluation.retry_errors`)."""
     if run.exists:
-        if not resume:
-            raise ImplementError(f"{out} already holds a run; pass --resume to continue it, or another --out")
-        meta = run.meta()
-        _check_resume(meta["config"], config)
-        games = [Game.from_path(Path(g["path"]), g["split"]) for g in meta["games"]]
-        missing = [str(g.path) for g in games if not g.path.is_file()]
-        if missing:
-            raise DataError(
-                f"{len(missing)} game files of this run are gone (first: {missing[0]}); "
-                "reinstall the data where run.json expects it before resuming"
-            )
         run.update_meta(config=config.to_dict())
         run.repair()
-        return run, games
-    games = select_games(config)
+        if config.evaluation.retry_errors:
+            run.drop_errors()
+        return
     walkthrough_steps = {g.id: len(read_walkthrough(g)) for g in games}
     run.create(
         {
@@ -119,7 +139,6 @@ def open_run(out: Path, config: Config, resume: bool) -> tuple[RunDir, list[Game
             ],
         }
     )
-    return run, games
 
 
 def _starting_memories(config: Config, games: list[Game]) -> dict[str, TaskMemory]:
@@ -172,25 +191,42 @@ async def evaluate(
     make_env: Callable[[Config], Env] = alfworld_env,
 ) -> dict[str, Any]:
     """Play the run to its end (or continue it) and return its summary; `make_env` makes each worker's env."""
-    progress = progress or Progress()
     if builder is None and config.evaluation.agent not in AGENTS:
         # Before open_run: an unknown agent must not leave a run directory behind.
         raise UnknownNameError("agent", config.evaluation.agent, list(AGENTS))
-    run, games = open_run(out, config, resume)
+    run, games = plan_run(out, config, resume)
     if builder is None and config.evaluation.api_url:
         from implement.serve.client import remote_builder
 
-        builder = remote_builder(config.evaluation.api_url)
+        builder = remote_builder(config.evaluation.api_url)  # its agents' server answers /health first
     build = builder or agent_builder(config.evaluation.agent)
-    new_agent = build(agent_config(config), oracle=oracle_of(config, games))  # fails fast on bad settings
+    with models_made() as models:
+        new_agent = build(agent_config(config), oracle=oracle_of(config, games))  # fails fast on bad settings
+    await probe_models(models)  # before open_run too: a model that cannot answer leaves nothing
+    open_run(run, games, config)
+    await _play_trials(config, run, games, new_agent, progress or Progress(), make_env)
+    return run_summary(run)
+
+
+async def _play_trials(
+    config: Config,
+    run: RunDir,
+    games: list[Game],
+    new_agent: Callable[[], Agent],
+    progress: Progress,
+    make_env: Callable[[Config], Env],
+) -> None:
+    """Every trial's pending episodes, over `evaluation.parallel` workers, into `run`."""
     walkthrough_steps = {g["id"]: g["walkthrough_steps"] for g in run.meta()["games"]}
-    done = {(e["game"], e["trial"]): e["won"] for e in run.episodes()}
-    # A memory is saved just before its episode's line: one whose episode was not recorded (killed
-    # in between) is left out, and that episode is played again from the memory before it.
+    episodes = run.episodes()
+    done = {(e["game"], e["trial"]): e["won"] for e in episodes}
+    # A memory is saved just before its episode's line, and never for an errored episode: one
+    # whose episode was not recorded (killed in between) is left out, and that episode is played
+    # again from the memory before it.
+    played = {(e["game"], e["trial"]) for e in episodes if not e.get("error")}
     memories = _starting_memories(config, games)
-    memories.update(
-        {gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories(set(done)).items()}
-    )
+    memories.update({gid: TaskMemory(gid, m["trial"], m["data"]) for gid, m in run.memories(played).items()})
+    blocked: set[str] = set()  # games with an episode errored in this session: no later trial now
     # One environment per worker, made on its first game in a thread: the others play meanwhile.
     envs: list[Env | None] = [None] * max(1, config.evaluation.parallel)
 
@@ -198,7 +234,7 @@ async def evaluate(
         solved = {g for (g, t), won in done.items() if won and t < trial}
         if config.evaluation.replay_solved:
             solved = set()
-        pending = [g for g in games if g.id not in solved and (g.id, trial) not in done]
+        pending = [g for g in games if g.id not in (solved | blocked) and (g.id, trial) not in done]
         progress.on_trial(trial, len(pending))
         queue: asyncio.Queue[Game] = asyncio.Queue()
         for game in pending:
@@ -215,13 +251,15 @@ async def evaluate(
                 memory.trial = trial
                 record = await play_episode(env, new_agent(), game, trial, memory, run)
                 record["walkthrough_steps"] = walkthrough_steps.get(game.id)
-                run.append_memory(memory.to_dict())
+                if record["error"] is None:
+                    run.append_memory(memory.to_dict())
+                else:
+                    blocked.add(game.id)
                 run.append_episode(record)
                 done[(game.id, trial)] = record["won"]
                 progress.on_episode(record)
 
         await asyncio.gather(*(worker(slot) for slot in range(len(envs))))
-    return run_summary(run)
 
 
 def _step_line(
@@ -264,6 +302,8 @@ async def play_episode(
             agent.finish(EpisodeOutcome(won, steps, tuple(actions), tuple(failed)))
         except Exception as exc:
             error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            if isinstance(exc, LLMError):  # the request that failed for good and ended the episode
+                usage["failed_requests"] = usage.get("failed_requests", 0) + 1
             steps = len(actions)
             run.write_line(log, {"error": error, "traceback": trace})
     record.update(

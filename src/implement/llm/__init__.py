@@ -15,6 +15,7 @@ from pathlib import Path
 from implement.config import LLMConfig
 from implement.llm.base import ChatModel, Completion, LLMError, Message, Usage
 from implement.llm.cache import CachedChatModel, ResponseCache
+from implement.llm.probe import note_made
 
 SPEC_FORMS = (
     "openai:MODEL",
@@ -67,7 +68,9 @@ def make_chat_model(
         model = ScriptedChatModel(Script.load(rest) if rest else Script(), name=spec)
     else:
         raise LLMError(f"unknown model spec {spec!r}; expected one of: {', '.join(SPEC_FORMS)}")
-    return CachedChatModel(model, cache) if cache is not None else model
+    made = CachedChatModel(model, cache) if cache is not None else model
+    note_made(made)  # for the probe of a command's models (`implement.llm.probe.models_made`)
+    return made
 
 
 def open_cache(path: str | Path | None) -> ResponseCache | None:

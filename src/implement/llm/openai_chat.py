@@ -139,6 +139,7 @@ class OpenAIChatModel:
         # where the requests go, as the SDK resolves it
         self.endpoint = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
         self.identity = f"openai:{self.endpoint}:{model}"
+        self.has_api_key = bool(api_key)  # "EMPTY" is sent otherwise (what local servers accept)
         self.usage = Usage()
         self.max_retries = max_retries
         self.concurrency = concurrency

@@ -7,14 +7,16 @@ or any chat LLM zero-shot: the prompts are the same (`implement.prompts.world_mo
   (`implement.prompts.schemas.state_schema`), for backends that decode under schemas.
 - `perceive` sends one `[PER]` request (temperature 0) with what `Perceived` holds (the
   text, a frame, the receptacles in view, whether the action succeeded) and parses the
-  answer. An answer that holds no valid state, or a request that fails for good, falls back
-  to the exact text parser (`update_state`; an action said to have failed changes nothing);
-  every fallback is counted in `stats` and logged.
+  answer. An answer that holds no valid state falls back to the exact text parser
+  (`update_state`; an action said to have failed changes nothing); every fallback is counted
+  in `stats` and logged.
 - `predict` sends one `[PRE]` request with the MetaICL conditions selected for the action
   (`select_conditions`). Information-gathering actions (going to or opening an unvisited
   receptacle) get `n` samples at `temperature`; every other action gets one sample at
   temperature 0. Unparseable samples are dropped and counted.
-- All samples failed: `predict` returns an empty list (counted in
+- A request that fails for good (`LLMError`) is counted in `stats.request_errors` and
+  raised, by both: a dead endpoint is an error of the episode, never an imagined outcome.
+- All samples unparseable: `predict` returns an empty list (counted in
   `stats.empty_predictions`, logged as a warning). The caller decides what an action with
   no imagined outcome means (e.g. `predicted or [state]`); a made-up "unchanged" state would
   look like a confident prediction that the action fails.
@@ -108,10 +110,12 @@ class LLMWorldModel:
             (completion, *_) = await self.chat_model.chat(
                 messages, n=1, temperature=0.0, max_tokens=self.max_tokens, schema=_schema(prev)
             )
-        except (LLMError, ValueError) as exc:  # ValueError: no completion came back
+        except LLMError:
             self.stats.request_errors += 1
+            raise
+        except ValueError as exc:  # no completion came back
             self.stats.fallbacks += 1
-            logger.warning("perception request failed after %r (%s); text parser used", seen.action, exc)
+            logger.warning("perception answer missing after %r (%s); text parser used", seen.action, exc)
             return _parsed(prev, seen)
         self.stats.samples += 1
         try:
@@ -126,7 +130,7 @@ class LLMWorldModel:
         self, state: SymbolicState, action: str, conditions: Conditions | None = None, *, n: int = 1
     ) -> list[SymbolicState]:
         """Imagined states after `action`: `n` samples if it gathers information, else one.
-        Empty when every sample was unparseable or the request failed (counted in `stats`)."""
+        Empty when every sample was unparseable (counted in `stats`); a failed request raises."""
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         gathering = is_information_gathering(state, action)
@@ -151,11 +155,9 @@ class LLMWorldModel:
                 max_tokens=self.max_tokens,
                 schema=_schema(state),
             )
-        except LLMError as exc:
+        except LLMError:
             self.stats.request_errors += 1
-            self.stats.empty_predictions += 1
-            logger.warning("prediction request for %r failed: %s", action, exc)
-            return []
+            raise
         self.stats.samples += len(completions)
         predicted = []
         for completion in completions:
