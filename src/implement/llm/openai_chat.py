@@ -46,6 +46,7 @@ PRICES: dict[str, Price] = {
     "gpt-4.1-nano": (0.1, 0.4, 0.025),
 }
 SCHEMA_FORMS = ("json_schema", "json_object", "guided_json")
+PROBE_RETRIES = 2  # a probe request's retries: a form refused with a 5xx is not retried for long
 PROBE_WORD = "zqxvk-probe"  # no model writes this unless a schema makes it
 PROBE_SCHEMA: Schema = {
     "type": "object",
@@ -61,8 +62,18 @@ _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyn
 _unpriced_warned: set[str] = set()
 
 
-class RefusedRequestError(LLMError):
-    """The server rejected the request's body (HTTP 400 or 422): a parameter it does not take."""
+class RequestError(LLMError):
+    """A request that failed for good; `kind` is what failed last ("connection", "429", "refused", ...)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    @property
+    def rejected_body(self) -> bool:
+        """Whether the server answered and refused the request itself (HTTP 400/422, or a 5xx,
+        which is how llama-cpp-python's server rejects a parameter value it does not take)."""
+        return self.kind == "refused" or (self.kind.isdigit() and int(self.kind) >= 500)
 
 
 def endpoint_semaphore(endpoint: str, limit: int) -> asyncio.Semaphore:
@@ -175,8 +186,10 @@ class OpenAIChatModel:
                 params = schema_params(form, PROBE_SCHEMA, strict=self.strict)
                 try:
                     with unmetered():
-                        answers = await self._request(messages, 1, 0.0, 16, params)
-                except RefusedRequestError:
+                        answers = await self._request(messages, 1, 0.0, 48, params, retries=PROBE_RETRIES)
+                except RequestError as exc:
+                    if not exc.rejected_body:
+                        raise
                     continue
                 if honours_probe(answers[0].text):
                     found = form
@@ -229,9 +242,17 @@ class OpenAIChatModel:
         raise LLMError(f"{self.name}: got {len(completions)} of {n} completions")  # pragma: no cover
 
     async def _request(
-        self, messages: list[Message], n: int, temperature: float, max_tokens: int, params: dict[str, Any]
+        self,
+        messages: list[Message],
+        n: int,
+        temperature: float,
+        max_tokens: int,
+        params: dict[str, Any],
+        *,
+        retries: int | None = None,
     ) -> list[Completion]:
-        for attempt in range(self.max_retries + 1):
+        max_retries = self.max_retries if retries is None else min(retries, self.max_retries)
+        for attempt in range(max_retries + 1):
             try:
                 async with endpoint_semaphore(self.endpoint, self.concurrency):
                     started = time.perf_counter()
@@ -249,13 +270,11 @@ class OpenAIChatModel:
                 kind, retry_after = self._classify(exc)
                 self.usage.add_error(kind)
                 final = kind in ("fatal", "refused")
-                if final or attempt == self.max_retries:
+                if final or attempt == max_retries:
                     self.usage.record_failure()
                     attempts = "not retryable" if final else f"after {attempt + 1} attempts"
-                    error = RefusedRequestError if kind == "refused" else LLMError
-                    raise error(
-                        f"{self.name}: request failed ({attempts}): {kind}: {_describe(exc)}"
-                    ) from None
+                    why = f"{self.name}: request failed ({attempts}): {kind}: {_describe(exc)}"
+                    raise RequestError(why, kind) from None
                 self.usage.retries += 1
                 delay = retry_after if retry_after is not None else self.backoff * 2**attempt
                 await asyncio.sleep(min(self.max_backoff, delay) * (0.5 + self._rng.random()))
