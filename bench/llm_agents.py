@@ -12,7 +12,9 @@ IMPLEMENT agents is the symbolic one (LLM-free); the belief summary is exact. Ag
 Each is played with structured outputs on and off (`llm.structured`), on one fixed seeded
 sample of games. Each (agent, structured) cell is one run directory `OUT/<agent>-structured-<mode>`
 played by the library's runner (`implement.eval.runner.evaluate`); rerunning the bench with the
-same settings resumes unfinished cells. One progress line per finished episode goes to stderr;
+same settings resumes unfinished cells. Cells are played trial by trial (trial 1 of every cell,
+then trial 2, ...), so a run cut short (`--minutes`) still compares every cell on its first
+trials; the table says which cells are unfinished. One progress line per finished episode goes to stderr;
 the table (markdown) to stdout, and as JSON to `OUT/summary.json`.
 
 Columns: SR@k (share of games solved in any of their first k trials), steps per success,
@@ -21,7 +23,7 @@ fallback rate (steps whose action was a fallback / all steps), LLM calls, prompt
 tokens (in all and per step) and the agent's seconds per step (LLM time included, the game not).
 
     python bench/llm_agents.py [--games 10] [--trials 3] [--max-steps 30] [--seed 0] [--parallel 1]
-        [--out runs/bench-llm-agents] [--structured both|on|off]
+        [--out runs/bench-llm-agents] [--structured both|on|off] [--max-tokens 128] [--minutes M]
         [--agents vanilla,react,implement,implement-no-metaicl]
 """
 
@@ -31,11 +33,13 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from implement.config import Config, load_config
+from implement.eval.metrics import summarize
 from implement.eval.rundir import STEPS_DIR, RunDir
 from implement.eval.runner import Progress, evaluate
 
@@ -62,6 +66,7 @@ def make_config(args: argparse.Namespace, agent: str, structured: str, out: Path
         "--policy": ("policy.model", POLICY), "--world-model": ("world_model.model", "symbolic"),
         "--summarizer": ("policy.summarizer", "exact"), "--metaicl": ("policy.metaicl", metaicl),
         "--structured": ("llm.structured", structured),
+        "--max-tokens": ("llm.max_tokens", args.max_tokens),
     }  # fmt: skip
     config = load_config(flags=flags)
     config.llm.cache = None  # fresh answers
@@ -213,6 +218,14 @@ def parse_args() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("runs/bench-llm-agents"), help="bench folder")
     parser.add_argument("--structured", choices=("both", "on", "off"), default="both")
+    parser.add_argument(
+        "--max-tokens", type=int, default=128,
+        help="completion tokens per policy answer (a JSON answer takes about 40; free text runs to it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--minutes", type=float, default=None,
+        help="start no further (cell, trial) after this many minutes; the table marks cells unfinished",
+    )  # fmt: skip
     parser.add_argument("--agents", default=",".join(AGENTS), help=f"comma-separated: {', '.join(AGENTS)}")
     args = parser.parse_args()
     args.agents = [a.strip() for a in args.agents.split(",") if a.strip()]
@@ -225,20 +238,37 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     modes = ("on", "off") if args.structured == "both" else (args.structured,)
-    settings = {k: getattr(args, k) for k in ("games", "trials", "max_steps", "seed", "parallel")}
+    cells = [(agent, structured) for structured in modes for agent in args.agents]
+    settings = {
+        k: getattr(args, k) for k in ("games", "trials", "max_steps", "seed", "parallel", "max_tokens")
+    }
     settings.update(policy=POLICY, world_model="symbolic (LLM-free)", split="valid_seen")
-    rows: list[dict[str, Any]] = []
-    for agent in args.agents:
-        for structured in modes:
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
+    # Trial by trial over the cells: a run cut short by --minutes still has every cell's first trials.
+    for trial in range(1, args.trials + 1):
+        for agent, structured in cells:
+            if deadline is not None and time.monotonic() > deadline:
+                break
             cell = f"{agent}-structured-{structured}"
-            out = args.out / cell
-            summary = play_cell(make_config(args, agent, structured, out), out, cell)
-            rows.append(cell_row(agent, structured, summary, out))
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "summary.json").write_text(
-                json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n"
-            )
+            config = make_config(args, agent, structured, args.out / cell)
+            config.evaluation.trials = trial
+            play_cell(config, args.out / cell, cell)
+    rows = []
+    for agent, structured in cells:
+        out = args.out / f"{agent}-structured-{structured}"
+        if RunDir(out).exists:
+            rows.append(cell_row(agent, structured, cell_summary(out, args.trials), out))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
     print(markdown(settings, rows))
+
+
+def cell_summary(out: Path, trials: int) -> dict[str, Any]:
+    """The runner's summary of a cell's files, over the bench's trials (complete or not)."""
+    run = RunDir(out)
+    meta = run.meta()
+    games = {g["id"]: g["task_type"] for g in meta["games"]}
+    return summarize(run.episodes(), games, trials)
 
 
 if __name__ == "__main__":

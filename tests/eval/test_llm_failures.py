@@ -84,9 +84,10 @@ class WalkthroughPolicy:
 
 
 def _bullets(prompt: str, head: str) -> list[str]:
-    """The `- item` lines of the prompt's block that starts with `head`."""
-    block = re.search(rf"^{re.escape(head)}.*?\n((?:- .*\n?)*)", prompt, re.MULTILINE)
-    return [line[2:] for line in block.group(1).splitlines()] if block else []
+    """The lines of the prompt's section that starts with `head` (up to a blank line), less any `- `."""
+    block = re.search(rf"^{re.escape(head)}.*?\n((?:.+\n?)*)", prompt, re.MULTILINE)
+    lines = block.group(1).splitlines() if block else []
+    return [line.removeprefix("- ") for line in lines if line != "(none yet)"]
 
 
 def _choose(action: str) -> str:
@@ -216,7 +217,7 @@ def test_a_server_stopped_mid_run_errs_those_episodes_and_resume_plays_them(
     errored = [e for e in episodes if e["error"]]
     assert errored and len(errored) < len(episodes) and first["errors"] == len(errored)
     for e in errored:
-        assert e["error"].startswith("LLMError: policy: request failed (after 2 attempts): connection")
+        assert e["error"].startswith("RequestError: policy: request failed (after 2 attempts): connection")
         assert e["won"] is False and e["usage"]["failed_requests"] == 1
         assert (e["game"], e["trial"] + 1) not in played(out)  # its game waits for the resume
     assert all(d["details"]["fallback"] is None for d in decisions(out))  # no step played a fallback

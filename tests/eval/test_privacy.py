@@ -26,6 +26,7 @@ from implement.envs.base import Observation, Task
 from implement.envs.games import DATA_VERSION, Game, find_games, read_walkthrough
 from implement.eval.runner import evaluate
 from implement.llm.base import Completion, Message, Usage
+from implement.llm.openai_chat import SCHEMA_PROBE_MESSAGES
 from implement.llm.probe import PROBE_MESSAGES
 from implement.llm.scripted import Script, ScriptedChatModel
 from implement.serve.openai_app import create_openai_app
@@ -245,8 +246,9 @@ def test_an_llm_policy_over_http_is_never_shown_privileged_data(games_root: Path
         seen = Seen()
         play(config_of(games_root, **overrides), tmp_path / "run", seen)
 
-    assert model.received[0] == PROBE_MESSAGES  # the check before the run, then the policy's prompts
-    prompts = ["\n".join(str(m["content"]) for m in messages) for messages in model.received[1:]]
+    assert model.received[0] == PROBE_MESSAGES  # the checks before the run, then the policy's prompts
+    asked = [m for m in model.received if m not in (PROBE_MESSAGES, SCHEMA_PROBE_MESSAGES)]
+    prompts = ["\n".join(str(m["content"]) for m in messages) for messages in asked]
     assert len(prompts) >= 12 * 8, "every step asked the policy"
     assert_private([*seen.builder_args, *told(seen.inputs), prompts], games, games_root)
     shown = {

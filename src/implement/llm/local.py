@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -135,9 +136,12 @@ class LocalChatModel:
         self.structured = structured
         self._seed = seed
         self._lock = threading.Lock()  # one llama context: one generation at a time
+        # every core (llama-cpp-python's default is half of them); one generation runs at a time
+        threads = os.cpu_count() or 1
         self._llama = llama_cpp.Llama(
-            model_path=str(self.path), n_ctx=n_ctx, seed=seed, chat_format=chat_format, verbose=False
-        )
+            model_path=str(self.path), n_ctx=n_ctx, seed=seed, chat_format=chat_format, verbose=False,
+            n_threads=threads, n_threads_batch=threads,
+        )  # fmt: skip
         _check_chat_format(self.path, chat_format, self._llama.metadata)
 
     async def chat(

@@ -48,6 +48,7 @@ PRICES: dict[str, Price] = {
 SCHEMA_FORMS = ("json_schema", "json_object", "guided_json")
 PROBE_RETRIES = 2  # a probe request's retries: a form refused with a 5xx is not retried for long
 PROBE_WORD = "zqxvk-probe"  # no model writes this unless a schema makes it
+SCHEMA_PROBE_MESSAGES: list[Message] = [{"role": "user", "content": "Answer with a JSON object."}]
 PROBE_SCHEMA: Schema = {
     "type": "object",
     "properties": {"word": {"type": "string", "enum": [PROBE_WORD]}},
@@ -180,13 +181,12 @@ class OpenAIChatModel:
         """The first of `SCHEMA_FORMS` this endpoint honours ("" for none), found with one request per
         form tried and kept; a form the server refuses (HTTP 4xx) counts as not honoured."""
         if self.schema_form is None:
-            messages: list[Message] = [{"role": "user", "content": "Answer with a JSON object."}]
             found = ""
             for form in SCHEMA_FORMS:
                 params = schema_params(form, PROBE_SCHEMA, strict=self.strict)
                 try:
                     with unmetered():
-                        answers = await self._request(messages, 1, 0.0, 48, params, retries=PROBE_RETRIES)
+                        answers = await self._request(SCHEMA_PROBE_MESSAGES, 1, 0.0, 48, params, probe=True)
                 except RequestError as exc:
                     if not exc.rejected_body:
                         raise
@@ -249,9 +249,11 @@ class OpenAIChatModel:
         max_tokens: int,
         params: dict[str, Any],
         *,
-        retries: int | None = None,
+        probe: bool = False,
     ) -> list[Completion]:
-        max_retries = self.max_retries if retries is None else min(retries, self.max_retries)
+        """One request's completions, retried; a probe's is retried less, and its failure (an
+        answer that the form is not taken) is no failed request of the model's."""
+        max_retries = min(PROBE_RETRIES, self.max_retries) if probe else self.max_retries
         for attempt in range(max_retries + 1):
             try:
                 async with endpoint_semaphore(self.endpoint, self.concurrency):
@@ -271,7 +273,8 @@ class OpenAIChatModel:
                 self.usage.add_error(kind)
                 final = kind in ("fatal", "refused")
                 if final or attempt == max_retries:
-                    self.usage.record_failure()
+                    if not probe:
+                        self.usage.record_failure()
                     attempts = "not retryable" if final else f"after {attempt + 1} attempts"
                     why = f"{self.name}: request failed ({attempts}): {kind}: {_describe(exc)}"
                     raise RequestError(why, kind) from None
