@@ -243,7 +243,7 @@ def main() -> None:
         k: getattr(args, k) for k in ("games", "trials", "max_steps", "seed", "parallel", "max_tokens")
     }
     settings.update(policy=POLICY, world_model="symbolic (LLM-free)", split="valid_seen")
-    deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes is not None else None
     # Trial by trial over the cells: a run cut short by --minutes still has every cell's first trials.
     for trial in range(1, args.trials + 1):
         for agent, structured in cells:

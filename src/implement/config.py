@@ -54,7 +54,9 @@ def _f(
     choices: tuple[str, ...] | None = None,
 ) -> Any:
     """A field with its help text, its allowed range or choices, and whether it is a secret (never shown)."""
-    bounds = {k: v for k, v in {"ge": ge, "gt": gt, "le": le, "lt": lt}.items() if v is not None}
+    bounds: dict[str, Any] = {
+        k: v for k, v in {"ge": ge, "gt": gt, "le": le, "lt": lt}.items() if v is not None
+    }
     if choices is not None:
         bounds["choices"] = choices
     return field(default=default, repr=not secret, metadata={"help": help, "secret": secret, **bounds})
