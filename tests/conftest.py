@@ -1,11 +1,12 @@
-"""Shared fixtures: tiny ALFWorld games built by the tests, and the real data where installed."""
+"""Shared fixtures: tiny ALFWorld games built by the tests, the real data where installed, and
+llama.cpp's server on the embedded model."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from alfgames import standard_games
 from implement.envs.games import DATA_VERSION, Game, find_games
 from implement.errors import DataError
+from servers import llama_cpp_server
 
 TINY_SPLIT = "tiny"
 
@@ -42,6 +44,14 @@ def valid_seen() -> list[Game]:
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "sas-cache"
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on the embedded SmolLM2 (`smollm2`), for the session."""
+    pytest.importorskip("llama_cpp", reason="the `local` extra (llama-cpp-python) is not installed")
+    with llama_cpp_server(tmp_path_factory.mktemp("llama")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

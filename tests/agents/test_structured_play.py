@@ -1,11 +1,9 @@
-"""SmolLM2-135M under JSON schemas, for real: llama.cpp's server honours the schema form the client
-finds, and the model plays real games with no unparseable policy answer, over HTTP and in process."""
+"""SmolLM2-135M under JSON schemas, for real: it plays real games with no unparseable policy answer,
+over llama.cpp's server and in process."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,47 +15,14 @@ from implement.config import Config
 from implement.eval.rundir import RunDir
 from implement.eval.runner import evaluate
 from implement.jsonl import read_jsonl
-from implement.llm.openai_chat import OpenAIChatModel
-from servers import llama_cpp_server
 
 pytestmark = pytest.mark.slow
-WORDS = ["zebra 7", "violin 3", "comet 9"]
-ENUM = {
-    "type": "object",
-    "properties": {"pick": {"type": "string", "enum": WORDS}},
-    "required": ["pick"],
-    "additionalProperties": False,
-}
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with llama_cpp_server(tmp_path_factory.mktemp("llama")) as url:
-        yield url
-
-
-def test_the_llama_cpp_server_honours_the_form_found_and_answers_inside_the_enum(llama_server: str) -> None:
-    model = OpenAIChatModel("smollm2", base_url=llama_server, api_key="k", structured="on", max_retries=0)
-
-    async def ask() -> list[str]:
-        questions = ["Name a fruit.", "What is 2 + 2?", "Write a poem about the sea.", "Say hello."]
-        answers = [
-            await model.chat([{"role": "user", "content": q}], schema=ENUM, max_tokens=24) for q in questions
-        ]
-        return [a[0].text for a in answers]
-
-    texts = asyncio.run(ask())
-    # llama-cpp-python's server answers the OpenAI `json_schema` form with HTTP 200 and free text
-    assert model.schema_form == "json_object"
-    assert [json.loads(text)["pick"] in WORDS for text in texts] == [True] * 4
 
 
 def play(config: Config, out: Path) -> list[dict[str, Any]]:
     """Play the run; return every step line that carries a decision."""
-    summary = asyncio.run(evaluate(config, out))
-    assert summary["errors"] == 0 if "errors" in summary else True
-    run = RunDir(out)
-    episodes = run.episodes()
+    asyncio.run(evaluate(config, out))
+    episodes = RunDir(out).episodes()
     assert all(e["error"] is None for e in episodes), [e["error"] for e in episodes]
     return [
         line

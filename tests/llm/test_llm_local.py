@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ pytest.importorskip("llama_cpp", reason="the `local` extra (llama-cpp-python) is
 from implement.config import LLMConfig
 from implement.llm import LLMError, make_chat_model
 from implement.llm.local import TEMPLATE_KEY, embedded_model_path
-from servers import free_port, wait_for_http
+from implement.llm.openai_chat import OpenAIChatModel
 
 pytestmark = pytest.mark.slow
 QUESTION = [{"role": "user", "content": "Name one fruit."}]
@@ -62,27 +61,19 @@ def templateless_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_without_template(source, tmp_path_factory.mktemp("gguf") / "no-template.gguf")
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m llama_cpp.server` with the embedded model on a free loopback port."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")  # a pipe would fill up and block it
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path("smollm2-135m")),
-         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        try:
-            wait_for_http(f"{url}/models", timeout=120, alive=lambda: process.poll() is None)
-        except LLMError as exc:
-            raise RuntimeError(f"llama.cpp server did not start ({exc}); its log: {log.name}") from None
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+def test_the_llama_cpp_server_honours_the_schema_form_the_client_finds(llama_server: str) -> None:
+    model = OpenAIChatModel("smollm2", base_url=llama_server, api_key="k", structured="on", max_retries=0)
+
+    async def ask() -> list[str]:
+        return [
+            (await model.chat([{"role": "user", "content": p}], schema=ACTION_SCHEMA, max_tokens=24))[0].text
+            for p in PROMPTS
+        ]
+
+    texts = asyncio.run(ask())
+    # llama-cpp-python's server refuses the OpenAI `json_schema` form (an error), takes its own
+    assert model.schema_form == "json_object"
+    assert [json.loads(text)["action"] in ACTIONS for text in texts] == [True] * len(PROMPTS)
 
 
 def test_openai_backend_against_llama_cpp_server(llama_server: str) -> None:
@@ -103,6 +94,7 @@ def test_llm_check_against_llama_cpp_server(llama_server: str) -> None:
     assert "smollm2" in report["served_models"]
     assert report["reply"] and report["completion_tokens"] > 0
     assert isinstance(report["n_honoured"], bool | str)
+    assert report["schema"] == "constrained" and report["schema_form"] == "json_object"
 
 
 def test_local_backend_in_process() -> None:

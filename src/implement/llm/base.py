@@ -159,7 +159,7 @@ class ChatModel(Protocol):
 
     `name` is the model's name (what an endpoint is asked for); `identity` says which model
     answers, precisely enough that two models with one identity give the same answers:
-    backend, endpoint or weights, name (`openai:URL:MODEL`, `local:GGUF:FINGERPRINT:seed=S`,
+    backend, endpoint or weights, name (`openai:URL:MODEL`, `local:GGUF:FINGERPRINT:chat_format=F:seed=S`,
     `hf:DIR:FINGERPRINT:seed=S`, `scripted:SCRIPT_HASH`). The response cache keys on it.
     """
 
