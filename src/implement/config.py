@@ -164,6 +164,12 @@ class PolicyConfig(_Section):
     rollout_depth: int = _f(
         0, "multi-step imagination beyond the paper: planner steps rolled further (0: off)", ge=0
     )
+    prune_unchanged: bool = _f(
+        True,
+        "beyond the paper: an LLM policy's schema offers no evaluated action imagined to change nothing "
+        "while another is imagined to change something",
+    )
+    max_thought: int = _f(200, "characters of an LLM policy's thought under its schema (0: no thought)", ge=0)
 
 
 @dataclass

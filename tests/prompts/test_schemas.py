@@ -84,3 +84,28 @@ def test_real_states_follow_the_state_schema_and_broken_ones_do_not() -> None:
     assert not valid({**data, "world_state": {**data["world_state"], "countertop 1": bad_open}}, schema)
     missing = {k: v for k, v in data["world_state"].items() if k != "fridge 1"}
     assert not valid({**data, "world_state": missing}, schema)
+
+
+def test_pruning_offers_no_action_imagined_to_change_nothing_while_another_changes_something() -> None:
+    state = start()
+    moved = play(state, ARRIVE_COUNTER)
+    beliefs = {
+        "look": exact_belief(state, "look", [state]),
+        "go to countertop 1": exact_belief(state, "go to countertop 1", [moved]),
+    }
+    view = PolicyView("put a hot apple in fridge.", "pick_heat_then_place_in_recep", state, [], ADMISSIBLE,
+                      beliefs, 5, True)  # fmt: skip
+    pruned = policy_schema(view, max_proposals=8, prune_unchanged=True)
+    assert valid(answer(False, "go to countertop 1"), pruned) and not valid(answer(False, "look"), pruned)
+    assert valid(
+        answer(False, "look"), policy_schema(view, max_proposals=8)
+    )  # the paper's: any evaluated one
+    nothing = {"look": beliefs["look"]}
+    view.evaluated = nothing
+    assert valid(answer(False, "look"), policy_schema(view, max_proposals=8, prune_unchanged=True))
+
+
+def test_no_thought_when_its_length_is_zero() -> None:
+    schema = policy_schema(view(("go to fridge 1",), final=True), max_proposals=8, max_thought=0)
+    assert valid({"help": False, "action": "go to fridge 1", "proposals": []}, schema)
+    assert not valid(answer(False, "go to fridge 1"), schema)

@@ -78,6 +78,8 @@ def make_policy(config: Config) -> Callable[[], Policy]:
         max_tokens=config.llm.max_tokens,
         temperature=config.llm.temperature,
         max_proposals=config.policy.max_proposals,
+        max_thought=config.policy.max_thought,
+        prune_unchanged=config.policy.prune_unchanged,
     )
 
 

@@ -22,7 +22,7 @@ from implement.envs.commands import normalize_command
 from implement.errors import ConfigError, ImplementError
 from implement.llm.base import ChatModel
 from implement.prompts.policy import policy_messages, reask_message
-from implement.prompts.schemas import policy_schema
+from implement.prompts.schemas import MAX_THOUGHT, policy_schema
 from implement.world_model.parsing import excerpt, json_objects
 
 
@@ -41,6 +41,8 @@ class LLMPolicy:
         temperature: float = 0.0,
         max_proposals: int = 8,
         max_reasks: int = 2,
+        max_thought: int = MAX_THOUGHT,
+        prune_unchanged: bool = False,
     ) -> None:
         if max_proposals < 1 or max_reasks < 0:
             raise ConfigError(
@@ -51,6 +53,8 @@ class LLMPolicy:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.max_proposals = max_proposals
+        self.max_thought = max_thought
+        self.prune_unchanged = prune_unchanged
         self.max_reasks = max_reasks
 
     def reset(self, goal: str, task_type: str) -> None:
@@ -60,7 +64,9 @@ class LLMPolicy:
         if view.final and view.imagination and not view.evaluated:
             return PolicyReply(reasoning="last round with nothing evaluated: nothing to choose from")
         messages = policy_messages(view, self.max_proposals)
-        schema = policy_schema(view, self.max_proposals)
+        schema = policy_schema(
+            view, self.max_proposals, max_thought=self.max_thought, prune_unchanged=self.prune_unchanged
+        )
         errors: list[str] = []
         for _ in range(self.max_reasks + 1):
             completions = await self.chat_model.chat(

@@ -19,7 +19,7 @@ from implement.agents.policy import PolicyView
 from implement.llm.base import Schema
 from implement.state import MIDDLE_OF_ROOM, NA, OPENABLE_TYPES, receptacle_type
 
-VERSION = "schemas-1"
+VERSION = "schemas-2"
 MAX_THOUGHT = 200  # characters of a thought: bounded, so a small model cannot ramble to max_tokens
 MAX_OBJECTS = 30  # objects listed in one receptacle
 _NAME = {"type": "string", "maxLength": 60}
@@ -45,26 +45,31 @@ def _commands(values: Sequence[str], max_items: int) -> Schema:
     return {"type": "array", "items": _enum(values), "maxItems": max_items}
 
 
-def policy_schema(view: PolicyView, max_proposals: int) -> Schema:
+def policy_schema(
+    view: PolicyView, max_proposals: int, *, max_thought: int = MAX_THOUGHT, prune_unchanged: bool = False
+) -> Schema:
     """One policy round's answer, limited to what the round allows: choose (`help` false and an
     `action` among the round's choices) or, while it may, propose (`help` true, `action` null and
-    one to `max_proposals` admissible commands not evaluated yet); both shapes when both are open."""
-    thought = {"type": "string", "maxLength": MAX_THOUGHT}
+    one to `max_proposals` admissible commands not evaluated yet); both shapes when both are open.
+
+    `max_thought`: the thought's length (0: no thought). `prune_unchanged` (beyond the paper):
+    while some evaluated action is imagined to change the state, the ones imagined to change
+    nothing are no choice, so that imagination informs even a model that cannot weigh beliefs.
+    """
+    thought = {"thought": {"type": "string", "maxLength": max_thought}} if max_thought else {}
     choices = list(view.evaluated) if view.imagination else list(view.admissible)
+    if view.imagination and prune_unchanged:
+        changing = [a for a, belief in view.evaluated.items() if belief.p_changes > 0]
+        choices = changing or choices
     candidates = [c for c in view.admissible if c not in view.evaluated]
     choose = _object(
-        {
-            "thought": thought,
-            "help": {"enum": [False]},
-            "action": _enum(choices),
-            "proposals": _commands([], 0),
-        }
+        {**thought, "help": {"enum": [False]}, "action": _enum(choices), "proposals": _commands([], 0)}
     )
     if view.final or not view.imagination or not candidates:
         return choose
     proposals = {**_commands(candidates, max_proposals), "minItems": 1}
     propose = _object(
-        {"thought": thought, "help": {"enum": [True]}, "action": {"type": "null"}, "proposals": proposals}
+        {**thought, "help": {"enum": [True]}, "action": {"type": "null"}, "proposals": proposals}
     )
     return {"anyOf": [propose, choose]} if choices else propose
 
