@@ -23,7 +23,8 @@ fallback rate (steps whose action was a fallback / all steps), LLM calls, prompt
 tokens (in all and per step) and the agent's seconds per step (LLM time included, the game not).
 
     python bench/llm_agents.py [--games 10] [--trials 3] [--max-steps 30] [--seed 0] [--parallel 1]
-        [--out runs/bench-llm-agents] [--structured both|on|off] [--max-tokens 128] [--max-thought 0]
+        [--out runs/bench-llm-agents] [--structured both|on|off] [--max-tokens 192] [--max-tokens-off 96]
+        [--max-thought 0]
         [--minutes M]
         [--agents vanilla,react,implement,implement-no-metaicl]
 """
@@ -67,7 +68,7 @@ def make_config(args: argparse.Namespace, agent: str, structured: str, out: Path
         "--policy": ("policy.model", POLICY), "--world-model": ("world_model.model", "symbolic"),
         "--summarizer": ("policy.summarizer", "exact"), "--metaicl": ("policy.metaicl", metaicl),
         "--structured": ("llm.structured", structured),
-        "--max-tokens": ("llm.max_tokens", args.max_tokens),
+        "--max-tokens": ("llm.max_tokens", args.max_tokens if structured == "on" else args.max_tokens_off),
         "--max-thought": ("policy.max_thought", args.max_thought),
     }  # fmt: skip
     config = load_config(flags=flags)
@@ -221,8 +222,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("runs/bench-llm-agents"), help="bench folder")
     parser.add_argument("--structured", choices=("both", "on", "off"), default="both")
     parser.add_argument(
-        "--max-tokens", type=int, default=96,
-        help="completion tokens per policy answer (a JSON answer takes about 40; free text runs to it)",
+        "--max-tokens", type=int, default=192,
+        help="completion tokens per policy answer under schemas (they bound the answer; this never binds)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-tokens-off", type=int, default=96,
+        help="completion tokens per answer without schemas (a JSON answer fits; free text runs to it)",
     )  # fmt: skip
     parser.add_argument(
         "--max-thought", type=int, default=0,
