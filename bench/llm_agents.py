@@ -177,7 +177,7 @@ def markdown(settings: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"Policy: SmolLM2-135M-Instruct ({POLICY}, llama.cpp in process, no cache). "
         "World model of `implement`: symbolic (LLM-free); belief summary: exact.",
         f"{settings['games']} valid_seen games (seed {settings['seed']}) x {settings['trials']} trials, "
-        f"{settings['max_steps']} steps at most; thought under schemas: {settings['max_thought']} characters; "
+        f"{settings['max_steps']} steps at most; thought under schemas: {settings['max_thought']} chars; "
         f"completion tokens at most {settings['max_tokens']} (structured on), "
         f"{settings['max_tokens_off']} (off).",
         "",
