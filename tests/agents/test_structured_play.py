@@ -43,6 +43,7 @@ def structured_config(data_root: Path, policy: str, agent: str) -> Config:
     config.evaluation.parallel = 1
     config.policy.model = policy
     config.policy.max_interaction_rounds = 2
+    config.policy.max_thought = 0  # a thought costs decoding time and is not what is tested
     config.llm.structured = "on"
     return config
 
