@@ -19,8 +19,10 @@ the table (markdown) to stdout, and as JSON to `OUT/summary.json`.
 
 Columns: SR@k (share of games solved in any of their first k trials), steps per success,
 the unparseable-answer rate (policy answers that could not be used / all policy answers), the
-fallback rate (steps whose action was a fallback / all steps), LLM calls, prompt and completion
-tokens (in all and per step) and the agent's seconds per step (LLM time included, the game not).
+fallback rate (steps whose action was a fallback / all steps), the share of steps that changed
+the symbolic state (a move, a take, an opened receptacle; not "look" or "help"), LLM calls,
+prompt and completion tokens (in all and per step) and the agent's seconds per step (LLM time
+included, the game not).
 
     python bench/llm_agents.py [--games 10] [--trials 3] [--max-steps 30] [--seed 0] [--parallel 1]
         [--out runs/bench-llm-agents] [--structured both|on|off] [--max-tokens 192] [--max-tokens-off 96]
@@ -79,14 +81,16 @@ def make_config(args: argparse.Namespace, agent: str, structured: str, out: Path
 # -- reading the step logs -----------------------------------------------------------------------------
 
 
-def decisions(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """The decision details of every step logged in a run directory."""
+def decisions(run_dir: Path) -> Iterator[tuple[dict[str, Any], bool]]:
+    """The decision details of every step logged in a run directory, and whether the step changed
+    the symbolic state (what the game showed, read by the text parser)."""
     for path in sorted((run_dir / STEPS_DIR).rglob("*.jsonl")):
+        before = None
         for line in path.read_text().splitlines():
-            if line.strip():
-                record = json.loads(line)
-                if "decision" in record:
-                    yield record["decision"]["details"]
+            record = json.loads(line) if line.strip() else {}
+            if "decision" in record:
+                yield record["decision"]["details"], record["state"] != before
+            before = record.get("state", before)
 
 
 def round_answers(reply: dict[str, Any]) -> tuple[int, int]:
@@ -110,8 +114,9 @@ def step_answers(details: dict[str, Any]) -> tuple[int, int]:
 
 def log_stats(run_dir: Path) -> dict[str, int]:
     """Steps, policy answers, unusable answers and fallback steps over a run's step logs."""
-    stats = {"steps": 0, "answers": 0, "unparseable": 0, "fallbacks": 0}
-    for details in decisions(run_dir):
+    stats = {"steps": 0, "answers": 0, "unparseable": 0, "fallbacks": 0, "changing": 0}
+    for details, changed in decisions(run_dir):
+        stats["changing"] += changed
         answers, bad = step_answers(details)
         stats["steps"] += 1
         stats["answers"] += answers
@@ -142,6 +147,7 @@ def cell_row(agent: str, structured: str, summary: dict[str, Any], run_dir: Path
         "policy_answers": stats["answers"],
         "unparseable_rate": _share(stats["unparseable"], stats["answers"]),
         "fallback_rate": _share(stats["fallbacks"], steps),
+        "changing_rate": _share(stats["changing"], steps),
         "llm_calls": int(usage.get("llm_calls", 0)),
         "prompt_tokens": int(usage.get("prompt_tokens", 0)),
         "completion_tokens": int(usage.get("completion_tokens", 0)),
@@ -156,7 +162,8 @@ def cell_row(agent: str, structured: str, summary: dict[str, Any], run_dir: Path
 _COLUMNS = (
     ("agent", "agent"), ("structured", "structured"), ("SR@1", "sr_at_1"), ("SR@3", "sr_at_3"),
     ("steps/success", "steps_per_success"), ("unparseable", "unparseable_rate"),
-    ("fallback", "fallback_rate"), ("LLM calls", "llm_calls"), ("prompt tok", "prompt_tokens"),
+    ("fallback", "fallback_rate"), ("state-changing steps", "changing_rate"), ("LLM calls", "llm_calls"),
+    ("prompt tok", "prompt_tokens"),
     ("compl. tok", "completion_tokens"), ("prompt tok/step", "prompt_tokens_per_step"),
     ("compl. tok/step", "completion_tokens_per_step"), ("s/step", "seconds_per_step"),
     ("errors", "errors"),
@@ -252,9 +259,8 @@ def main() -> None:
     args = parse_args()
     modes = ("on", "off") if args.structured == "both" else (args.structured,)
     cells = [(agent, structured) for structured in modes for agent in args.agents]
-    settings = {
-        k: getattr(args, k) for k in ("games", "trials", "max_steps", "seed", "parallel", "max_tokens")
-    }
+    keys = ("games", "trials", "max_steps", "seed", "parallel", "max_tokens", "max_tokens_off", "max_thought")
+    settings = {k: getattr(args, k) for k in keys}
     settings.update(policy=POLICY, world_model="symbolic (LLM-free)", split="valid_seen")
     deadline = time.monotonic() + args.minutes * 60 if args.minutes is not None else None
     # Trial by trial over the cells: a run cut short by --minutes still has every cell's first trials.
