@@ -134,9 +134,7 @@ class LLMConfig(_Section):
     )
     cache: str | None = _f(None, "SQLite response cache file (none: no cache)")
     structured: str = _f(
-        "auto",
-        "JSON-schema constrained answers: auto (where the backend honours schemas), on (required), off",
-        choices=STRUCTURED_MODES,
+        "auto", "JSON-schema decoding: auto (where honoured), on, off", choices=STRUCTURED_MODES
     )
     chat_format: str | None = _f(
         None, "chat template of a local: GGUF without one (e.g. chatml, gemma); none: the file's own"
@@ -164,11 +162,7 @@ class PolicyConfig(_Section):
     rollout_depth: int = _f(
         0, "multi-step imagination beyond the paper: planner steps rolled further (0: off)", ge=0
     )
-    prune_unchanged: bool = _f(
-        True,
-        "beyond the paper: an LLM policy's schema offers no evaluated action imagined to change nothing "
-        "while another is imagined to change something",
-    )
+    prune_unchanged: bool = _f(True, "beyond the paper: no choice of actions imagined to change nothing")
     max_thought: int = _f(200, "characters of an LLM policy's thought under its schema (0: no thought)", ge=0)
 
 
