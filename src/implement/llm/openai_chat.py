@@ -179,7 +179,7 @@ class OpenAIChatModel:
 
     async def probe_schema_form(self) -> str:
         """The first of `SCHEMA_FORMS` this endpoint honours ("" for none), found with one request per
-        form tried and kept; a form the server refuses (HTTP 4xx) counts as not honoured."""
+        form tried and kept; a form the server refuses (`RequestError.rejected_body`) is not honoured."""
         if self.schema_form is None:
             found = ""
             for form in SCHEMA_FORMS:
