@@ -66,7 +66,7 @@ def test_the_llama_cpp_server_honours_the_schema_form_the_client_finds(llama_ser
 
     async def ask() -> list[str]:
         return [
-            (await model.chat([{"role": "user", "content": p}], schema=ACTION_SCHEMA, max_tokens=24))[0].text
+            (await model.chat([{"role": "user", "content": p}], schema=ACTION_SCHEMA, max_tokens=64))[0].text
             for p in PROMPTS
         ]
 
