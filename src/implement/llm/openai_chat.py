@@ -32,7 +32,7 @@ import time
 import weakref
 from typing import Any, cast
 
-from implement.llm.base import Completion, LLMError, Message, Schema, Usage, unmetered
+from implement.llm.base import Completion, LLMError, Message, Schema, Usage, check_structured, unmetered
 
 logger = logging.getLogger(__name__)
 
@@ -165,9 +165,9 @@ class OpenAIChatModel:
         }
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
         self._rng = random.Random()
-        if structured not in ("auto", "on", "off") or schema_form not in (None, *SCHEMA_FORMS):
-            raise LLMError(f"structured must be auto, on or off and schema_form one of {SCHEMA_FORMS}")
-        self.structured = structured
+        if schema_form not in (None, *SCHEMA_FORMS):
+            raise LLMError(f"schema_form must be one of {', '.join(SCHEMA_FORMS)}, got {schema_form!r}")
+        self.structured = check_structured(structured)
         self.schema_form = schema_form  # None: not probed yet; "": no form is honoured
         self.strict = self.endpoint == OPENAI_URL
 

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from typing import Any, cast
 
 from implement.llm.base import ChatModel, LLMError, Message
-from implement.llm.cache import CachedChatModel
+from implement.llm.cache import uncached
 from implement.llm.openai_chat import OPENAI_URL, OpenAIChatModel
 
 PROBE_MESSAGES: list[Message] = [{"role": "user", "content": "Reply with the single word: ready"}]
@@ -52,7 +52,7 @@ async def probe_models(models: list[ChatModel], *, timeout: float = 10.0) -> Non
     """Probe each distinct model (by identity) at once; the first failure's `LLMError`."""
     distinct: dict[str, ChatModel] = {}
     for model in models:
-        distinct.setdefault(_unwrapped(model).identity, model)
+        distinct.setdefault(uncached(model).identity, model)
     probes = (probe_model(m, timeout=timeout) for m in distinct.values())
     results = await asyncio.gather(*probes, return_exceptions=True)
     for result in results:
@@ -62,7 +62,7 @@ async def probe_models(models: list[ChatModel], *, timeout: float = 10.0) -> Non
 
 async def probe_model(model: ChatModel, *, timeout: float = 10.0) -> None:
     """One short real request to `model`; an `LLMError` of one line saying why it cannot be used."""
-    inner = _unwrapped(model)
+    inner = uncached(model)
     if isinstance(inner, OpenAIChatModel):
         await _probe_endpoint(inner, timeout)
     else:
@@ -86,12 +86,6 @@ async def _probe_structured(model: ChatModel) -> None:
             f"model {model.name!r} cannot decode under JSON schemas ({model.schema_support}), "
             "but llm.structured is on; set it to auto or off"
         )
-
-
-def _unwrapped(model: ChatModel) -> ChatModel:
-    while isinstance(model, CachedChatModel):
-        model = model.model
-    return model
 
 
 async def _probe_endpoint(model: OpenAIChatModel, timeout: float) -> None:
