@@ -43,9 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from implement.config import Config, load_config
-from implement.eval.metrics import summarize
 from implement.eval.rundir import STEPS_DIR, RunDir
-from implement.eval.runner import Progress, evaluate
+from implement.eval.runner import Progress, evaluate, run_summary
 
 POLICY = "local:smollm2-135m"
 # Bench agent name -> (registered agent, `policy.metaicl`; None: the default, which only implement reads).
@@ -276,18 +275,10 @@ def main() -> None:
     for agent, structured in cells:
         out = args.out / f"{agent}-structured-{structured}"
         if RunDir(out).exists:
-            rows.append(cell_row(agent, structured, cell_summary(out, args.trials), out))
+            rows.append(cell_row(agent, structured, run_summary(RunDir(out), args.trials), out))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
     print(markdown(settings, rows))
-
-
-def cell_summary(out: Path, trials: int) -> dict[str, Any]:
-    """The runner's summary of a cell's files, over the bench's trials (complete or not)."""
-    run = RunDir(out)
-    meta = run.meta()
-    games = {g["id"]: g["task_type"] for g in meta["games"]}
-    return summarize(run.episodes(), games, trials)
 
 
 if __name__ == "__main__":

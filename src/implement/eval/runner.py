@@ -159,13 +159,13 @@ def _starting_memories(config: Config, games: list[Game]) -> dict[str, TaskMemor
     return memories
 
 
-def run_summary(run: RunDir) -> dict[str, Any]:
-    """The metrics of a finished or partial run, from its files."""
+def run_summary(run: RunDir, trials: int | None = None) -> dict[str, Any]:
+    """The metrics of a finished or partial run, from its files, over `trials` (default: the run's)."""
     meta = run.meta()
     games = {g["id"]: g["task_type"] for g in meta["games"]}
     evaluation = meta["config"]["evaluation"]
     replay = bool(evaluation.get("replay_solved", False))
-    return summarize(run.episodes(), games, evaluation["trials"], replay_solved=replay)
+    return summarize(run.episodes(), games, trials or evaluation["trials"], replay_solved=replay)
 
 
 def agent_config(config: Config) -> Config:
