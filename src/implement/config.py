@@ -32,6 +32,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 STRUCTURED_MODES = ("auto", "on", "off")
+# The world model's state conventions: ours (JSON), or the paper's code's (Python literals, `None` hands).
+DIALECTS = ("implement", "reference")
 
 # Each bound's words and its test (`value OP bound` holds for an allowed value).
 _BOUNDS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
@@ -146,6 +148,8 @@ class WorldModelConfig(_Section):
     model: str = _f("symbolic", "world model spec")
     mc_samples: int = _f(10, "Monte Carlo samples for information-gathering actions (paper: 10)", ge=1)
     temperature: float = _f(1.0, "sampling temperature of imagination (paper: 1.0)", ge=0)
+    top_p: float = _f(1.0, "nucleus sampling of imagination (paper: 0.9; 1: off)", gt=0, le=1)
+    dialect: str = _f("implement", "state conventions read and written", choices=DIALECTS)
     max_tokens: int = _f(2048, "completion tokens per world-model answer (a full state)", ge=1)
     max_object_lists: int = _f(15, "MetaICL condition 1: object lists shown at most (paper: 15)", ge=0)
     max_failed_actions: int = _f(15, "MetaICL condition 2: failed actions shown at most (paper: 15)", ge=0)
