@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +11,13 @@ from fake_openai import FakeOpenAIServer, FaultPlan
 from implement.llm.base import Completion, Message
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.llm.scripted import Script
+
+
+def prompt_bullets(prompt: str, head: str) -> list[str]:
+    """The lines of a policy prompt's section that starts with `head` (up to a blank line), less any `- `."""
+    block = re.search(rf"^{re.escape(head)}.*?\n((?:.+\n?)*)", prompt, re.MULTILINE)
+    lines = block.group(1).splitlines() if block else []
+    return [line.removeprefix("- ") for line in lines if line != "(none yet)"]
 
 
 class Recorder:

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from implement.cli.config_cmd import describe
 from implement.config import (
     CollectConfig,
     Config,
     TrainingConfig,
     WorldModelConfig,
     apply_overrides,
-    describe,
     load_config,
 )
 from implement.errors import ConfigError, ImplementError

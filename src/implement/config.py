@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from implement.errors import ConfigError
+from implement.profiles import DEFAULT_PROFILE, PROFILES, chosen_profile
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -149,6 +150,9 @@ class WorldModelConfig(_Section):
     mc_samples: int = _f(10, "Monte Carlo samples for information-gathering actions (paper: 10)", ge=1)
     temperature: float = _f(1.0, "sampling temperature of imagination (paper: 1.0)", ge=0)
     top_p: float = _f(1.0, "nucleus sampling of imagination (paper: 0.9; 1: off)", gt=0, le=1)
+    greedy_certain: bool = _f(
+        True, "predict actions that gather no information once, greedily (paper: sampled)"
+    )
     dialect: str = _f("implement", "state conventions read and written", choices=DIALECTS)
     max_tokens: int = _f(2048, "completion tokens per world-model answer (a full state)", ge=1)
     max_object_lists: int = _f(15, "MetaICL condition 1: object lists shown at most (paper: 15)", ge=0)
@@ -158,8 +162,11 @@ class WorldModelConfig(_Section):
 @dataclass
 class PolicyConfig(_Section):
     model: str | None = _f(None, "policy: planner, or an LLM spec (default: llm.model, else planner)")
-    summarizer: str = _f("exact", "belief summary: exact (sample counts), or an LLM spec")
+    summarizer: str = _f("exact", "belief summary: exact (sample counts), policy (its LLM), or an LLM spec")
     max_interaction_rounds: int = _f(5, "policy-iteration rounds per step (paper: 5)", ge=1)
+    final_call: bool = _f(
+        False, "one more policy call to choose after the rounds (paper); off: the last round chooses"
+    )
     max_proposals: int = _f(8, "new actions the policy may propose per round", ge=1)
     imagination: bool = _f(True, "imagine proposed actions with the world model (ablation: off)")
     metaicl: bool = _f(True, "MetaICL conditions across trials of a game (ablation: off)")
@@ -226,6 +233,7 @@ class APIConfig(_Section):
 
 @dataclass
 class Config:
+    profile: str = DEFAULT_PROFILE  # the profile applied under the file, variables and flags
     environment: EnvironmentConfig = field(default_factory=EnvironmentConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -239,7 +247,7 @@ class Config:
         """Plain data; API keys and tokens are left out unless `secrets`."""
         data = dataclasses.asdict(self)
         if not secrets:
-            for section_name, section in _sections(self).items():
+            for section_name, section in sections(self).items():
                 for f in dataclasses.fields(section):
                     if f.metadata.get("secret"):
                         data[section_name].pop(f.name)
@@ -251,11 +259,12 @@ _ENV_ALIASES = {"OPENAI_API_KEY": ("llm", "api_key"), "OPENAI_BASE_URL": ("llm",
 
 @functools.cache
 def _section_names() -> dict[type, str]:
-    return {hint: name for name, hint in typing.get_type_hints(Config).items()}
+    return {hint: name for name, hint in typing.get_type_hints(Config).items() if name != "profile"}
 
 
-def _sections(config: Config) -> dict[str, Any]:
-    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+def sections(config: Config) -> dict[str, Any]:
+    """The config's sections by name (`profile` is no section)."""
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "profile"}
 
 
 def _coerce(section: Any, name: str, value: Any, label: str) -> Any:
@@ -312,12 +321,10 @@ def _prices(value: Any, label: str) -> dict[str, list[float]]:
 
 
 def _section(config: Config, section_name: str, source: str) -> Any:
-    sections = _sections(config)
-    if section_name not in sections:
-        raise ConfigError(
-            f"{source}: unknown section {section_name!r}; expected one of: {', '.join(sections)}"
-        )
-    return sections[section_name]
+    known = sections(config)
+    if section_name not in known:
+        raise ConfigError(f"{source}: unknown section {section_name!r}; expected one of: {', '.join(known)}")
+    return known[section_name]
 
 
 def _assign(config: Config, section_name: str, name: str, value: Any, source: str) -> None:
@@ -359,15 +366,17 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, tuple[str, Any]] | None = None,
 ) -> Config:
-    """Defaults, then the TOML file, then environment variables, then CLI flags.
+    """Defaults, then the profile, then the TOML file, then environment variables, then CLI flags.
 
     `flags` maps each flag to the field it sets and its value, None when the flag was not
-    given: `{"--trials": ("evaluation.trials", 3)}`.
+    given: `{"--trials": ("evaluation.trials", 3)}`; the setting `profile` names the profile
+    (`implement.profiles`), as do `IMPLEMENT_PROFILE` and the file's top-level `profile` key.
     """
-    config = Config()
-    if path is not None:
-        apply_overrides(config, _read_toml(path), str(path))
+    table = _read_toml(path) if path is not None else {}
     environ = os.environ if environ is None else environ
+    config = Config(profile=chosen_profile(table, environ, flags or {}))
+    apply_overrides(config, PROFILES[config.profile], f"profile {config.profile}")
+    apply_overrides(config, {k: v for k, v in table.items() if k != "profile"}, str(path))
     for variable, (section, name) in _ENV_ALIASES.items():
         if environ.get(variable):
             _assign(config, section, name, environ[variable], f"environment variable {variable}")
@@ -376,24 +385,12 @@ def load_config(
             section, _, name = variable[len("IMPLEMENT_") :].lower().partition("__")
             _assign(config, section, name, value, f"environment variable {variable}")
     for flag, (setting, value) in (flags or {}).items():
-        if value is not None:
+        if value is not None and setting != "profile":
             section, _, name = setting.partition(".")
             _assign(config, section, name, value, f"command line flag {flag}")
-    for section_object in _sections(config).values():
+    for section_object in sections(config).values():
         section_object.check()
     return config
-
-
-def describe(config: Config) -> list[tuple[str, Any, str, str]]:
-    """(section.field, value, help, allowed range) rows, secrets masked: for `implement config`."""
-    rows = []
-    for section_name, section in _sections(config).items():
-        for f in dataclasses.fields(section):
-            value = getattr(section, f.name)
-            if f.metadata.get("secret") and value:
-                value = "***"
-            rows.append((f"{section_name}.{f.name}", value, f.metadata.get("help", ""), allowed(f)))
-    return rows
 
 
 def cache_root() -> Path:

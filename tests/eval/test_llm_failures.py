@@ -27,6 +27,7 @@ from implement.jsonl import read_jsonl
 from implement.llm.base import ChatModel, Completion, Message, Usage, message_text
 from implement.llm.openai_chat import OpenAIChatModel
 from implement.world_model.symbolic import SymbolicWorldModel
+from recording import prompt_bullets
 from servers import free_port
 
 pytestmark = pytest.mark.timeout(300)
@@ -69,8 +70,8 @@ class WalkthroughPolicy:
         goal = re.search(r"^Goal: (.*)$", prompt, re.MULTILINE)
         if goal is None:
             return "ready"  # the probe before the run
-        admissible = _bullets(prompt, "Admissible commands:")
-        evaluated = [line.split(": ", 1)[0] for line in _bullets(prompt, "Evaluated actions")]
+        admissible = prompt_bullets(prompt, "Admissible commands:")
+        evaluated = [line.split(": ", 1)[0] for line in prompt_bullets(prompt, "Evaluated actions")]
         executed = len(re.findall(r"^\d+\. ", prompt, re.MULTILINE))
         walkthrough = self.walkthroughs.get(goal.group(1), [])
         target = walkthrough[executed] if executed < len(walkthrough) else None
@@ -81,13 +82,6 @@ class WalkthroughPolicy:
         fresh = [c for c in admissible if c not in evaluated]
         proposals = [target] if target in fresh else fresh[:2]
         return json.dumps({"thought": "imagine first", "help": True, "action": None, "proposals": proposals})
-
-
-def _bullets(prompt: str, head: str) -> list[str]:
-    """The lines of the prompt's section that starts with `head` (up to a blank line), less any `- `."""
-    block = re.search(rf"^{re.escape(head)}.*?\n((?:.+\n?)*)", prompt, re.MULTILINE)
-    lines = block.group(1).splitlines() if block else []
-    return [line.removeprefix("- ") for line in lines if line != "(none yet)"]
 
 
 def _choose(action: str) -> str:

@@ -345,9 +345,11 @@ class Asked:
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
-        schema: Schema | None = None,
+        schema: Schema | None = None, top_p: float = 1.0,
     ) -> list[Completion]:  # fmt: skip
-        self.calls.append(dict(messages=messages, n=n, temperature=temperature, max_tokens=max_tokens))
+        self.calls.append(
+            dict(messages=messages, n=n, temperature=temperature, max_tokens=max_tokens, top_p=top_p)
+        )
         if self.fail:
             raise LLMError("out of memory")
         return [Completion(f"answer {i}") for i in range(n)]
@@ -361,15 +363,15 @@ def test_the_app_passes_sampling_settings_to_its_chat_model() -> None:
         answer = sdk(
             f"{root}/v1",
             lambda c: c.chat.completions.create(
-                model="wm_metaicl", messages=HELLO, n=2, temperature=0.7, max_tokens=33
+                model="wm_metaicl", messages=HELLO, n=2, temperature=0.7, max_tokens=33, top_p=0.9
             ),
         )
         default = post(f"{root}/v1", {"messages": HELLO}).json()
     assert [m.id for m in models.data] == ["wm_metaicl"]
     assert [c.message.content for c in answer.choices] == ["answer 0", "answer 1"]
     assert answer.usage.completion_tokens == 4 and answer.model == "wm_metaicl"
-    assert model.calls[0] == {"messages": HELLO, "n": 2, "temperature": 0.7, "max_tokens": 33}
-    assert model.calls[1] == {"messages": HELLO, "n": 1, "temperature": 1.0, "max_tokens": 512}
+    assert model.calls[0] == {"messages": HELLO, "n": 2, "temperature": 0.7, "max_tokens": 33, "top_p": 0.9}
+    assert model.calls[1] == {"messages": HELLO, "n": 1, "temperature": 1.0, "max_tokens": 512, "top_p": 1.0}
     assert default["model"] == "wm_metaicl"
 
 

@@ -278,9 +278,11 @@ class Recorder:
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
-        schema: Schema | None = None,
+        schema: Schema | None = None, top_p: float = 1.0,
     ) -> list[Completion]:  # fmt: skip
-        self.calls.append({"messages": messages, "n": n, "temperature": temperature, "schema": schema})
+        self.calls.append(
+            {"messages": messages, "n": n, "temperature": temperature, "schema": schema, "top_p": top_p}
+        )
         if self.fail:
             raise LLMError("endpoint down")
         return await self.inner.chat(messages, n=n, temperature=temperature, max_tokens=max_tokens)

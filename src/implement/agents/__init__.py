@@ -84,8 +84,12 @@ def make_policy(config: Config) -> Callable[[], Policy]:
 
 
 def make_summarizer(config: Config) -> Summarizer:
-    """`exact` (sample counts) or an LLM spec (the paper's summarizer, text written by the model)."""
+    """`exact` (sample counts), `policy` (the policy's LLM: the paper's choice; the planner has none, so
+    its beliefs stay exact) or an LLM spec: the paper's summarizer, text written by the model at
+    `llm.temperature`."""
     spec = config.policy.summarizer
+    if spec == "policy":
+        spec = policy_spec(config) if policy_spec(config) != "planner" else "exact"
     if spec == "exact":
         return exact_summarizer
     from implement.agents.belief import llm_belief
@@ -94,7 +98,10 @@ def make_summarizer(config: Config) -> Summarizer:
     chat_model = make_chat_model(spec, config.llm)
 
     async def summarize(state: SymbolicState, action: str, samples: list[SymbolicState]) -> Belief:
-        return await llm_belief(chat_model, state, action, samples, max_tokens=config.llm.max_tokens)
+        return await llm_belief(
+            chat_model, state, action, samples,
+            max_tokens=config.llm.max_tokens, temperature=config.llm.temperature,
+        )  # fmt: skip
 
     return summarize
 
@@ -117,6 +124,7 @@ def _implement(
         summarizer=summarizer,
         mc_samples=config.world_model.mc_samples,
         max_rounds=config.policy.max_interaction_rounds,
+        final_call=config.policy.final_call,
         max_proposals=config.policy.max_proposals,
         imagination=config.policy.imagination,
         metaicl=config.policy.metaicl,

@@ -108,7 +108,13 @@ def _describe(state: SymbolicState, belief: Belief) -> str:
 
 
 async def llm_belief(
-    chat_model: ChatModel, state: SymbolicState, action: str, samples: list[SymbolicState], *, max_tokens: int
+    chat_model: ChatModel,
+    state: SymbolicState,
+    action: str,
+    samples: list[SymbolicState],
+    *,
+    max_tokens: int,
+    temperature: float = 0.0,
 ) -> Belief:
     """The exact counts, with `text` written by an LLM from them (the paper's summarizer).
 
@@ -120,7 +126,9 @@ async def llm_belief(
         return belief
     messages = summary_messages(action, belief.outcomes, belief.samples)
     try:
-        (completion, *_) = await chat_model.chat(messages, n=1, temperature=0.0, max_tokens=max_tokens)
+        (completion, *_) = await chat_model.chat(
+            messages, n=1, temperature=temperature, max_tokens=max_tokens
+        )
     except ValueError as exc:  # no completion came back
         belief.summary_error = str(exc)
         return belief

@@ -5,8 +5,10 @@ then up to `max_rounds` rounds in which the policy proposes actions, the world m
 imagines each new one (`[PRE]`, `mc_samples` Monte Carlo samples when it gathers
 information, with this task's MetaICL conditions), a belief summary is made of the
 samples, and the policy either picks an evaluated action or proposes more. In the last
-round it must pick. A reply that picks nothing usable falls back to the policy's first
-evaluated proposal, recorded in the step's details.
+round it must pick; with `final_call` (the paper's code) the `max_rounds` rounds may all
+imagine, and one more call, shown everything imagined, must pick. A reply that picks
+nothing usable falls back to the policy's first evaluated proposal, recorded in the step's
+details.
 
 Ablations: `imagination=False` (the policy chooses from the perceived state alone, one
 round) and `metaicl=False` (no conditions, nothing remembered across trials). Beyond the
@@ -51,6 +53,7 @@ class ImplementAgent:
         summarizer: Summarizer = exact_summarizer,
         mc_samples: int = 10,
         max_rounds: int = 5,
+        final_call: bool = False,
         max_proposals: int = 8,
         imagination: bool = True,
         metaicl: bool = True,
@@ -66,6 +69,7 @@ class ImplementAgent:
         self.summarizer = summarizer
         self.mc_samples = mc_samples
         self.max_rounds = max_rounds
+        self.final_call = final_call
         self.max_proposals = max_proposals
         self.imagination = imagination
         self.metaicl = metaicl
@@ -115,8 +119,9 @@ class ImplementAgent:
         evaluated: dict[str, Belief] = {}
         reply = PolicyReply()
         action: str | None = None
-        for number in range(1, (self.max_rounds if self.imagination else 1) + 1):
-            final = number == self.max_rounds or not self.imagination
+        last = (self.max_rounds + self.final_call) if self.imagination else 1
+        for number in range(1, last + 1):
+            final = number == last
             view = PolicyView(
                 goal=self._task.goal,
                 task_type=self._task.task_type,

@@ -26,6 +26,12 @@ R = TypeVar("R")
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML config file (see `implement config`).")
 ]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Settings profile under the config file: implement (default) or paper (the paper's algorithm)."
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 # The agent's parts, shared by `evaluate` and `serve`.
 PolicyOption = Annotated[

@@ -15,6 +15,7 @@ from implement.cli.common import (
     JsonOption,
     MetaiclOption,
     PolicyOption,
+    ProfileOption,
     SummarizerOption,
     WorldModelOption,
     console,
@@ -88,6 +89,7 @@ def evaluate_cmd(
     resume: ResumeOption = False,
     retry_errors: RetryErrorsOption = None,
     as_json: JsonOption = False,
+    profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Play games × trials with an agent into a resumable run directory and report SR@k."""
@@ -104,7 +106,7 @@ def evaluate_cmd(
         "--policy": ("policy.model", policy), "--summarizer": ("policy.summarizer", summarizer),
         "--imagination": ("policy.imagination", imagination), "--metaicl": ("policy.metaicl", metaicl),
         "--rollout-depth": ("policy.rollout_depth", rollout_depth),
-        "--world-model": ("world_model.model", world_model),
+        "--world-model": ("world_model.model", world_model), "--profile": ("profile", profile),
     }  # fmt: skip
     summary = _play(load_config(config, flags=flags), resume=resume)
     if as_json:

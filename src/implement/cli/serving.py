@@ -13,6 +13,7 @@ from implement.cli.common import (
     ImaginationOption,
     MetaiclOption,
     PolicyOption,
+    ProfileOption,
     SummarizerOption,
     WorldModelOption,
     console,
@@ -88,6 +89,7 @@ def serve_cmd(
     runs: Annotated[
         list[Path] | None, typer.Option(help="Run directories (or folders of them) the dashboard at / shows.")
     ] = None,
+    profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Serve the agent over HTTP (/generate_policy, /perception, /predict, /health; docs at /docs)."""
@@ -105,6 +107,7 @@ def serve_cmd(
         "--summarizer": ("policy.summarizer", summarizer),
         "--imagination": ("policy.imagination", imagination),
         "--metaicl": ("policy.metaicl", metaicl), "--world-model": ("world_model.model", world_model),
+        "--profile": ("profile", profile),
     }  # fmt: skip
     cfg = load_config(config, flags=flags)
     with models_made() as models:

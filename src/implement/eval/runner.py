@@ -82,13 +82,17 @@ def select_games(config: Config) -> list[Game]:
 
 
 def _check_resume(stored: dict[str, Any], config: Config) -> None:
-    current = config.to_dict()
-    changed = [
-        f"{section}.{name}: {stored[section].get(name)!r} -> {value!r}"
+    """Every played setting as run.json has it; one it lacks (added since) counts as its default."""
+    current, defaults = config.to_dict(), Config().to_dict()
+    was_profile, profile = stored.get("profile", defaults.pop("profile")), current.pop("profile")
+    changed = [f"profile: {was_profile!r} -> {profile!r}"] if was_profile != profile else []
+    changed += [
+        f"{section}.{name}: {was!r} -> {value!r}"
         for section, values in current.items()
         if section not in _NOT_PLAYED
         for name, value in values.items()
-        if (section, name) not in _RESUMABLE and stored.get(section, {}).get(name) != value
+        if (section, name) not in _RESUMABLE
+        and (was := stored.get(section, {}).get(name, defaults[section][name])) != value
     ]
     if changed:
         raise ConfigError("--resume with settings that differ from run.json: " + "; ".join(changed))

@@ -190,4 +190,5 @@ class ChatModel(Protocol):
         temperature: float = 0.0,
         max_tokens: int = 512,
         schema: Schema | None = None,
+        top_p: float = 1.0,
     ) -> list[Completion]: ...

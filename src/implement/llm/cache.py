@@ -115,8 +115,10 @@ class CachedChatModel:
         temperature: float = 0.0,
         max_tokens: int = 512,
         schema: Schema | None = None,
+        top_p: float = 1.0,
     ) -> list[Completion]:
-        extra = {"schema": schema} if schema is not None else {}
+        # each only when set: the keys of requests without it stay those of earlier caches
+        extra = {k: v for k, v in {"schema": schema, "top_p": top_p}.items() if v not in (None, 1.0)}
         key = cache_key(self.identity, messages, temperature=temperature, max_tokens=max_tokens, **extra)
         found = await asyncio.to_thread(self.cache.get, key, n)
         missing = [i for i in range(n) if i not in found]
@@ -124,8 +126,9 @@ class CachedChatModel:
         self.usage.cache_misses += len(missing)
         if missing:
             fresh = await self.model.chat(
-                messages, n=len(missing), temperature=temperature, max_tokens=max_tokens, schema=schema
-            )
+                messages, n=len(missing), temperature=temperature, max_tokens=max_tokens, schema=schema,
+                top_p=top_p,
+            )  # fmt: skip
             new = dict(zip(missing, fresh, strict=True))
             await asyncio.to_thread(self.cache.put, key, new)
             found.update(new)

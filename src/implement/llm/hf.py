@@ -141,7 +141,7 @@ class TransformersChatModel:
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
-        schema: Schema | None = None,
+        schema: Schema | None = None, top_p: float = 1.0,
     ) -> list[Completion]:  # fmt: skip
         wanted = schema is not None and self.structured != "off"
         if wanted and self.schema_support != "constrained" and not self._said_unconstrained:
@@ -150,7 +150,7 @@ class TransformersChatModel:
         if self.structured == "off" or self.schema_support != "constrained":
             schema = None
         return [
-            await asyncio.to_thread(self._sample, messages, i, temperature, max_tokens, schema)
+            await asyncio.to_thread(self._sample, messages, i, temperature, top_p, max_tokens, schema)
             for i in range(n)
         ]
 
@@ -172,15 +172,16 @@ class TransformersChatModel:
         return lambda _batch, tokens: enforcer.get_allowed_tokens(tokens.tolist()).allowed_tokens
 
     def _sample(
-        self, messages: list[Message], index: int, temperature: float, max_tokens: int, schema: Schema | None
-    ) -> Completion:
+        self, messages: list[Message], index: int, temperature: float, top_p: float, max_tokens: int,
+        schema: Schema | None,
+    ) -> Completion:  # fmt: skip
         import torch
 
         inputs = self._tokenizer.apply_chat_template(
             _text_messages(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
         ).to(self._device)
         sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
+            {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
             if temperature > 0
             else {"do_sample": False}
         )

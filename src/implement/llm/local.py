@@ -143,22 +143,24 @@ class LocalChatModel:
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
-        schema: Schema | None = None,
+        schema: Schema | None = None, top_p: float = 1.0,
     ) -> list[Completion]:  # fmt: skip
         grammar = schema_grammar(schema) if schema is not None and self.structured != "off" else None
         return [
-            await asyncio.to_thread(self._sample, messages, i, temperature, max_tokens, grammar)
+            await asyncio.to_thread(self._sample, messages, i, temperature, top_p, max_tokens, grammar)
             for i in range(n)
         ]
 
     def _sample(
-        self, messages: list[Message], index: int, temperature: float, max_tokens: int, grammar: Any
-    ) -> Completion:
+        self, messages: list[Message], index: int, temperature: float, top_p: float, max_tokens: int,
+        grammar: Any,
+    ) -> Completion:  # fmt: skip
         with self._lock:
             started = time.perf_counter()
             result: Any = self._llama.create_chat_completion(
                 messages=cast(Any, messages),
                 temperature=temperature,
+                top_p=top_p,
                 max_tokens=max_tokens,
                 seed=self._seed + index,
                 grammar=grammar,

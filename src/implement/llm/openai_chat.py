@@ -228,10 +228,13 @@ class OpenAIChatModel:
         temperature: float = 0.0,
         max_tokens: int = 512,
         schema: Schema | None = None,
+        top_p: float = 1.0,
     ) -> list[Completion]:
         if n < 1:
             raise LLMError(f"n must be at least 1, got {n}")
         params = await self._schema_params(schema)
+        if top_p < 1.0:  # sent only when set: some servers refuse the field
+            params = {**params, "top_p": top_p}
         completions: list[Completion] = []
         for _ in range(n):  # every request yields at least one choice, so n requests always suffice
             missing = n - len(completions)

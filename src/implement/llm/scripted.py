@@ -120,6 +120,7 @@ class ScriptedChatModel:
         temperature: float = 0.0,
         max_tokens: int = 512,
         schema: Schema | None = None,
+        top_p: float = 1.0,
     ) -> list[Completion]:
         texts = [self.script.respond(messages, i) for i in range(n)]
         if schema is not None and self.constrained:

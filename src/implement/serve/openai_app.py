@@ -150,6 +150,7 @@ def create_openai_app(chat_model: ChatModel, *, served_name: str, require_key: s
                     body.get("max_tokens") or body.get("max_completion_tokens") or DEFAULT_MAX_TOKENS
                 ),
                 schema=request_schema(body),
+                top_p=float(body.get("top_p", 1.0)),
             )
         except LLMError as exc:
             return error_response(500, f"the model failed: {exc}", "server_error")

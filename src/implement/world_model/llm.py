@@ -12,8 +12,9 @@ or any chat LLM zero-shot: the prompts are the same (`implement.prompts.world_mo
   in `stats` and logged.
 - `predict` sends one `[PRE]` request with the MetaICL conditions selected for the action
   (`select_conditions`). Information-gathering actions (going to or opening an unvisited
-  receptacle) get `n` samples at `temperature`; every other action gets one sample at
-  temperature 0. Unparseable samples are dropped and counted.
+  receptacle) get `n` samples at `temperature` (and `top_p`); every other action gets one
+  sample, at temperature 0 (`greedy_certain`, ours) or at `temperature` (the paper's code).
+  Unparseable samples are dropped and counted.
 - A request that fails for good (`LLMError`) is counted in `stats.request_errors` and
   raised, by both: a dead endpoint is an error of the episode, never an imagined outcome.
 - All samples unparseable: `predict` returns an empty list (counted in
@@ -76,6 +77,8 @@ class LLMWorldModel:
         chat_model: ChatModel,
         *,
         temperature: float = 1.0,
+        top_p: float = 1.0,
+        greedy_certain: bool = True,
         max_tokens: int = 2048,
         seed: int = 0,
         max_object_lists: int = 15,
@@ -86,6 +89,8 @@ class LLMWorldModel:
         self.chat_model = chat_model
         self.name = f"llm:{chat_model.name}"
         self.temperature = temperature
+        self.top_p = top_p
+        self.greedy_certain = greedy_certain
         self.max_tokens = max_tokens
         self.seed = seed
         self.max_object_lists = max_object_lists
@@ -135,7 +140,7 @@ class LLMWorldModel:
             raise ValueError(f"n must be >= 1, got {n}")
         gathering = is_information_gathering(state, action)
         samples = n if gathering else 1
-        temperature = self.temperature if gathering else 0.0
+        temperature = self.temperature if gathering or not self.greedy_certain else 0.0
         selected = select_conditions(
             conditions,
             state,
@@ -152,6 +157,7 @@ class LLMWorldModel:
                 messages,
                 n=samples,
                 temperature=temperature,
+                top_p=self.top_p,
                 max_tokens=self.max_tokens,
                 schema=_schema(state),
             )

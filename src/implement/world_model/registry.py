@@ -21,6 +21,8 @@ def make_world_model(spec: str, config: Config) -> WorldModel:
     return LLMWorldModel(
         make_chat_model(spec, config.llm),
         temperature=config.world_model.temperature,
+        top_p=config.world_model.top_p,
+        greedy_certain=config.world_model.greedy_certain,
         max_tokens=config.world_model.max_tokens,
         max_object_lists=config.world_model.max_object_lists,
         max_failed_actions=config.world_model.max_failed_actions,
