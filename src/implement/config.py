@@ -171,7 +171,7 @@ class PolicyConfig(_Section):
     imagination: bool = _f(True, "imagine proposed actions with the world model (ablation: off)")
     metaicl: bool = _f(True, "MetaICL conditions across trials of a game (ablation: off)")
     rollout_depth: int = _f(
-        0, "multi-step imagination beyond the paper: planner steps rolled further (0: off)", ge=0
+        0, "beyond the paper: imagined outcomes rolled further, for LLM policies (planner: no effect)", ge=0
     )
     prune_unchanged: bool = _f(True, "beyond the paper: no choice of actions imagined to change nothing")
     max_thought: int = _f(200, "characters of an LLM policy's thought under its schema (0: no thought)", ge=0)

@@ -181,9 +181,13 @@ def test_the_seed_scripts_accept_the_seed_readmes_flags(data_root: Path, tmp_pat
         "tiny",
         "--games",
         "2",
-        "--trials",
+        "--max_trials",
+        "2",
+        "--batch_size",
         "2",
     )
+    evaluation = json.loads((tmp_path / "results" / "run.json").read_text())["config"]["evaluation"]
+    assert (evaluation["trials"], evaluation["parallel"]) == (2, 2)  # --max_trials, --batch_size
     run("extract_metaicl_conditions.py", "--eval_dir", "results", "--output_dir", "test_conditions")
     assert json.loads((tmp_path / "test_conditions" / "object_lists.json").read_text())
     bad = _script("curate_data.py", "--input_file", "nope.jsonl", "--output_dir", "c", data_root=data_root,

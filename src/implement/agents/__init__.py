@@ -9,6 +9,7 @@ run's games: only the privileged agents (`PRIVILEGED_AGENTS`, the expert) are gi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -22,6 +23,8 @@ from implement.config import Config
 from implement.errors import ConfigError, UnknownNameError
 from implement.state import SymbolicState
 from implement.world_model.base import WorldModel
+
+logger = logging.getLogger(__name__)
 
 Oracle = Callable[[str], list[str]]  # game id -> its walkthrough: privileged
 
@@ -115,6 +118,8 @@ def _world_model(config: Config, given: WorldModel | None) -> WorldModel:
 def _implement(
     config: Config, *, world_model: WorldModel | None = None, oracle: Oracle | None = None
 ) -> Callable[[], Agent]:
+    if config.policy.rollout_depth and policy_spec(config) == "planner":
+        logger.warning("policy.rollout_depth informs LLM policies; the planner follows its own sub-goals")
     shared = _world_model(config, world_model)
     new_policy = make_policy(config)
     summarizer = make_summarizer(config)

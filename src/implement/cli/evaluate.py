@@ -34,7 +34,10 @@ AgentOption = Annotated[
     str | None, typer.Option(help="Agent: implement (default), vanilla, react, reflexion, expert, random.")
 ]
 RolloutDepthOption = Annotated[
-    int | None, typer.Option(help="Multi-step imagination (beyond the paper): steps rolled further.")
+    int | None,
+    typer.Option(
+        help="Multi-step imagination (beyond the paper): steps rolled further; for LLM policies only."
+    ),
 ]
 ReplaySolvedOption = Annotated[
     bool | None, typer.Option(help="Play solved games again in later trials (adaptation per trial).")
