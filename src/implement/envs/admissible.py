@@ -22,12 +22,12 @@ in `tests/envs/test_admissible.py`):
 
 from __future__ import annotations
 
-from implement.envs.commands import Command, format_command
+from implement.envs.commands import Command, Verb, format_command
 from implement.state import SymbolicState, base_name
 from implement.world_model.symbolic.placements import PlacementCounts
 from implement.world_model.symbolic.rules import RULES, Scene
 
-_WITH_HELD = ("move", "heat", "cool", "clean")
+_WITH_HELD: tuple[Verb, ...] = ("move", "heat", "cool", "clean")
 
 
 def derive_admissible_commands(state: SymbolicState, counts: PlacementCounts) -> tuple[str, ...]:
@@ -43,7 +43,7 @@ def derive_admissible_commands(state: SymbolicState, counts: PlacementCounts) ->
     for name, receptacle in state.world_state.items():
         if name not in scene.reachable:
             continue
-        candidates += [Command(verb, receptacle=name) for verb in ("open", "close")]
+        candidates += [Command("open", receptacle=name), Command("close", receptacle=name)]
         candidates.append(Command("examine", object=name))
         candidates += [Command("take", object=base_name(o), receptacle=name) for o in receptacle.objects]
         if held is not None:
