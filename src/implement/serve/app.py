@@ -7,13 +7,13 @@
   history of commands and the task's MetaICL conditions; a fresh agent restores them and
   runs one step of policy iteration (propose, imagine, believe, choose).
 - `POST /perception`: the state after an action, read by the world model.
+- `POST /predict`: `n` imagined states after an action (Monte Carlo where uncertain).
+- `/`: the dashboard of the runs under `runs` (when given); `/docs`: the OpenAPI docs.
 
 `/generate_policy` and `/perception` also take the reference server's bodies (the paper's code;
 `implement.serve.reference`) and then answer as it does: a bare list of actions, a list of
 state strings in its dialect. A reference policy request carries no admissible commands: they
 are derived from each state (`implement.envs.admissible`).
-- `POST /predict`: `n` imagined states after an action (Monte Carlo where uncertain).
-- `/`: the dashboard of the runs under `runs` (when given); `/docs`: the OpenAPI docs.
 
 Every endpoint but health needs `Authorization: Bearer TOKEN` when a token is set
 (`--token` or `IMPLEMENT_API__TOKEN`). Bodies over `api.max_body_bytes` and batches over
