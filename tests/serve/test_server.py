@@ -74,7 +74,7 @@ def _policy_body(game_start: tuple[str, str, str, list[str]], n: int = 1) -> dic
 def test_health_names_what_is_served(server: str) -> None:
     for method in ("GET", "POST"):
         health = httpx.request(method, f"{server}/health").json()
-        assert health["status"] == "ok" and health["agent"] == "implement"
+        assert health["status"] == "healthy" and health["agent"] == "implement"
         assert (health["policy"], health["world_model"]) == ("planner", "symbolic")
         assert health["metaicl"] and health["imagination"] and health["max_batch"] == 4
         assert "implement" in health["versions"]

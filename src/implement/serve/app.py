@@ -1,6 +1,7 @@
 """`implement serve`: the IMPLEMENT agent behind a FastAPI server (the seed's port, 30972).
 
-- `GET|POST /health`: status, the agent, policy and world model served, versions, limits.
+- `GET|POST /health`: status ("healthy", as the reference's), the agent, policy and world model
+  served, versions, limits.
 - `POST /generate_policy`: one action per environment (the seed's batch schema). The server
   is stateless: the client perceives (`/perception`) and sends the current state, the
   history of commands and the task's MetaICL conditions; a fresh agent restores them and
@@ -8,6 +9,11 @@
 - `POST /perception`: the state after an action, read by the world model.
 - `POST /predict`: `n` imagined states after an action (Monte Carlo where uncertain).
 - `/`: the dashboard of the runs under `runs` (when given); `/docs`: the OpenAPI docs.
+
+`/generate_policy` and `/perception` also take the reference server's bodies (the paper's code;
+`implement.serve.reference`) and then answer as it does: a bare list of actions, a list of
+state strings in its dialect. A reference policy request carries no admissible commands: they
+are derived from each state (`implement.envs.admissible`).
 
 Every endpoint but health needs `Authorization: Bearer TOKEN` when a token is set
 (`--token` or `IMPLEMENT_API__TOKEN`). Bodies over `api.max_body_bytes` and batches over
@@ -22,12 +28,14 @@ import hmac
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Discriminator, Tag
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from implement.agents import STATELESS_AGENTS, agent_builder, policy_spec
@@ -37,6 +45,13 @@ from implement.envs.base import Task
 from implement.errors import ConfigError, ImplementError
 from implement.eval.rundir import versions
 from implement.metaicl import store_conditions
+from implement.serve.reference import (
+    NEITHER_FORM,
+    ReferencePerceptionRequest,
+    ReferencePolicyRequest,
+    perception_form,
+    policy_form,
+)
 from implement.serve.schemas import (
     PerceptionRequest,
     PolicyRequest,
@@ -46,12 +61,25 @@ from implement.serve.schemas import (
     State,
     StatesResponse,
 )
+from implement.state import SymbolicState
 from implement.world_model.base import UnreadableInputError, WorldModel
+from implement.world_model.dialect import reference_text
 from implement.world_model.registry import make_world_model
+from implement.world_model.symbolic import SymbolicWorldModel
+from implement.world_model.symbolic.placements import PlacementCounts
 
 logger = logging.getLogger(__name__)
 # At module level: FastAPI resolves the (postponed) annotations of endpoints from the module's names.
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
+# Either form of body: today's, or the reference server's (told apart by what only one form holds).
+AnyPolicyRequest = Annotated[
+    Annotated[PolicyRequest, Tag("implement")] | Annotated[ReferencePolicyRequest, Tag("reference")],
+    Discriminator(policy_form, custom_error_type="body_form", custom_error_message=NEITHER_FORM),
+]
+AnyPerceptionRequest = Annotated[
+    Annotated[PerceptionRequest, Tag("implement")] | Annotated[ReferencePerceptionRequest, Tag("reference")],
+    Discriminator(perception_form, custom_error_type="body_form", custom_error_message=NEITHER_FORM),
+]
 
 
 class _BodyLimit:
@@ -152,7 +180,7 @@ def _health_router(config: Config) -> APIRouter:
     router = APIRouter()
     served = config.evaluation.agent
     health = {
-        "status": "ok",
+        "status": "healthy",
         "agent": served,
         "policy": policy_spec(config),
         "world_model": config.world_model.model,
@@ -170,6 +198,17 @@ def _health_router(config: Config) -> APIRouter:
     return router
 
 
+@cache
+def _packaged_counts() -> PlacementCounts:
+    return SymbolicWorldModel.default().counts
+
+
+def _type_facts(world_model: WorldModel) -> PlacementCounts:
+    """What the derived admissible commands know of ALFWorld's types: the symbolic world model's own
+    fitted counts when it serves, else those shipped with the package (the train split's)."""
+    return world_model.counts if isinstance(world_model, SymbolicWorldModel) else _packaged_counts()
+
+
 def _policy_router(agents: _Agents, max_batch: int) -> APIRouter:
     """`/generate_policy`: a fresh agent per environment restores its state and chooses."""
     router = APIRouter()
@@ -184,8 +223,15 @@ def _policy_router(agents: _Agents, max_batch: int) -> APIRouter:
         admissible = body.admissible_commands[i] if body.admissible_commands else ()
         return (await agent.choose(admissible)).to_dict()
 
-    @router.post("/generate_policy", response_model=PolicyResponse)
-    async def generate_policy(body: PolicyRequest) -> PolicyResponse:
+    @router.post("/generate_policy", response_model=PolicyResponse | list[str])
+    async def generate_policy(request: AnyPolicyRequest) -> PolicyResponse | list[str]:
+        """Today's body gets actions and decisions; the reference's, its bare list of actions."""
+        if isinstance(request, ReferencePolicyRequest):
+            answer = await generate(request.standard(_type_facts(agents.world_model)))
+            return answer.actions
+        return await generate(request)
+
+    async def generate(body: PolicyRequest) -> PolicyResponse:
         _check_batch(len(body), max_batch)
         try:
             agents.make(body.model)
@@ -205,8 +251,14 @@ def _world_model_router(world_model: WorldModel, config: Config) -> APIRouter:
     router = APIRouter()
     max_batch = config.api.max_batch
 
-    @router.post("/perception", response_model=StatesResponse)
-    async def perception(body: PerceptionRequest) -> StatesResponse:
+    @router.post("/perception", response_model=StatesResponse | list[str])
+    async def perception(request: AnyPerceptionRequest) -> StatesResponse | list[str]:
+        """Today's body gets state objects; the reference's, state strings in its dialect."""
+        if isinstance(request, ReferencePerceptionRequest):
+            return [reference_text(s) for s in await perceive(request.standard())]
+        return StatesResponse(states=[State.of(s) for s in await perceive(request)])
+
+    async def perceive(body: PerceptionRequest) -> list[SymbolicState]:
         _check_batch(len(body.samples), max_batch)
         if any(not s.observation.strip() and s.frame is None for s in body.samples):
             raise HTTPException(422, "a sample has neither an observation text nor a frame")
@@ -218,7 +270,7 @@ def _world_model_router(world_model: WorldModel, config: Config) -> APIRouter:
             raise HTTPException(422, str(exc)) from exc
         except ImplementError as exc:
             raise HTTPException(502, f"perception failed: {exc}") from exc
-        return StatesResponse(states=[State.of(s) for s in states])
+        return list(states)
 
     @router.post("/predict", response_model=PredictionsResponse)
     async def predict(body: PredictionRequest) -> PredictionsResponse:
