@@ -16,6 +16,7 @@ from implement.state import SymbolicState, base_name
 from implement.world_model.perception import initial_state, update_state
 from implement.world_model.symbolic import SymbolicWorldModel
 from implement.world_model.symbolic.placements import PlacementCounts
+from implement.world_model.symbolic.rules import NOTHING_HAPPENS, Scene, feedback
 
 _KITCHEN = ("CounterTop1", "Cabinet1", "DiningTable1", "Microwave1", "Fridge1", "SinkBasin1", "SideTable1")
 _PLACED = (
@@ -96,3 +97,21 @@ def test_receptacles_sharing_a_spot_in_an_unfitted_room_are_out_of_reach(
             assert all(other in c for c in differing), (state.agent_location, sorted(differing))
         else:
             assert not differing, (state.agent_location, sorted(differing))
+
+
+def test_the_rules_refuse_what_the_engine_refuses(tiny_games: list[Game], counts: PlacementCounts) -> None:
+    """Going where the agent is, and examining an object it does not hold: "Nothing happens." in
+    the engine, and so in the symbolic rules (which `derive_admissible_commands` judges with)."""
+    env, checked = AlfworldEnv(max_steps=25), 0
+    for game in tiny_games:
+        _, observation = env.reset(game)
+        state = initial_state(observation.text)
+        going = next(c for c in observation.admissible_commands if c.startswith("go to "))
+        state = update_state(state, going, env.step(going).text)
+        here = state.receptacle(state.agent_location).objects
+        refused = [going, *(f"examine {base_name(o)}" for o in here[:1])]
+        for action in refused:
+            assert env.step(action).text == NOTHING_HAPPENS, (game.id, action)
+            assert feedback(Scene(state, counts), action) == NOTHING_HAPPENS, (game.id, action)
+            checked += 1
+    assert checked > len(tiny_games)  # some receptacle showed an object to examine

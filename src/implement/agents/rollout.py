@@ -2,45 +2,22 @@
 
 Each imagined outcome of an evaluated action is rolled `depth` more steps forward on the
 world model, the planner picking every step from the commands the imagined state allows
-(`imagined_commands`), and the end state is scored against the goal (`goal_progress`,
+(`implement.envs.admissible`), and the end state is scored against the goal (`goal_progress`,
 from 0 to 1). The belief of the action carries the mean score (`lookahead`).
 """
 
 from __future__ import annotations
 
+import functools
+
 from implement.agents.goals import Goal
 from implement.agents.planner import plan_step
-from implement.envs.commands import APPLIANCES, Command, format_command
+from implement.envs.admissible import derive_admissible_commands
 from implement.metaicl import Conditions
-from implement.state import SymbolicState, base_name, object_states, object_type, receptacle_type
+from implement.state import SymbolicState, object_states, object_type, receptacle_type
 from implement.world_model.base import WorldModel
-
-_TREATMENTS = {appliance: verb for verb, appliance in APPLIANCES.items()}
-_LAMPS = ("desklamp", "floorlamp")
-
-
-def imagined_commands(state: SymbolicState) -> tuple[str, ...]:
-    """The commands ALFWorld would admit in `state`, as far as the state tells."""
-    here, held = state.agent_location, state.holding
-    commands = [Command("go to", receptacle=name) for name in state.world_state if name != here]
-    rec = state.world_state.get(here)
-    if rec is None:
-        return tuple(map(format_command, commands))
-    if rec.open is not False:
-        objects = [base_name(o) for o in rec.objects]
-        if held is None:
-            commands += [Command("take", o, here) for o in objects]
-        else:
-            commands.append(Command("move", held, here))
-        commands += [Command("use", o) for o in objects if object_type(o) in _LAMPS]
-    if rec.open is False:
-        commands.append(Command("open", receptacle=here))
-    else:
-        commands.append(Command("close", receptacle=here) if rec.open is True else Command("look"))
-    verb = _TREATMENTS.get(receptacle_type(here))
-    if held is not None and verb is not None:
-        commands.append(Command(verb, held, here))
-    return tuple(map(format_command, commands))
+from implement.world_model.symbolic import SymbolicWorldModel
+from implement.world_model.symbolic.placements import PlacementCounts
 
 
 def goal_progress(goal: Goal, state: SymbolicState) -> float:
@@ -78,11 +55,14 @@ def _object_progress(goal: Goal, state: SymbolicState, entry: str, where: str | 
 async def lookahead(
     world_model: WorldModel, goal: Goal, state: SymbolicState, depth: int, conditions: Conditions | None
 ) -> float:
-    """`goal_progress` after `depth` imagined planner steps from `state` (one sample each)."""
+    """`goal_progress` after `depth` imagined planner steps from `state` (one sample each), on the
+    commands the imagined state admits (judged with a symbolic world model's fitted counts, or the
+    packaged ones)."""
+    counts = world_model.counts if isinstance(world_model, SymbolicWorldModel) else default_counts()
     for _ in range(depth):
         if goal_progress(goal, state) == 1.0:
             break
-        action = plan_step(goal, state, imagined_commands(state))
+        action = plan_step(goal, state, derive_admissible_commands(state, counts))
         if action is None:
             break
         predicted = await world_model.predict(state, action, conditions, n=1)
@@ -92,4 +72,10 @@ async def lookahead(
     return goal_progress(goal, state)
 
 
-__all__ = ["goal_progress", "imagined_commands", "lookahead"]
+@functools.cache
+def default_counts() -> PlacementCounts:
+    """The packaged symbolic world model's fitted counts (loaded once)."""
+    return SymbolicWorldModel.default().counts
+
+
+__all__ = ["goal_progress", "lookahead"]

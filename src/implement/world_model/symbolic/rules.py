@@ -124,7 +124,8 @@ def _always(scene: Scene, command: Command) -> bool:
 
 
 def _can_go(scene: Scene, command: Command) -> bool:
-    return _rec(command) in scene.state.world_state
+    """A known receptacle other than where the agent is (going where it is: "Nothing happens.")."""
+    return _rec(command) in scene.state.world_state and _rec(command) != scene.state.agent_location
 
 
 def _arrive(scene: Scene, command: Command) -> str:
@@ -201,7 +202,7 @@ def _can_examine(scene: Scene, command: Command) -> bool:
     name = _obj(command)
     if name in scene.state.world_state:
         return name in scene.reachable
-    return name == scene.state.holding or name in scene.here()
+    return name == scene.state.holding  # an object not held: "Nothing happens."
 
 
 def _examined(scene: Scene, command: Command) -> str:
