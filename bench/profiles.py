@@ -9,7 +9,8 @@ Cells, each one run directory `OUT/<cell>` played by the library's runner (rerun
   of `implement`: default against `paper`, which adds a final call and LLM-written beliefs;
 - SmolLM2-135M-Instruct (`local:smollm2-135m`, llama.cpp in process, no cache) as the policy of
   `implement` with the symbolic world model: default against `paper` (its beliefs written by
-  SmolLM2 too, everything sampled at temperature 1.0).
+  SmolLM2 too, everything sampled at temperature 1.0); no thought, and `--llm-max-tokens`
+  completion tokens an answer, so that a step takes seconds, not minutes, on this CPU.
 
 On the embedded path solved games are played again in later trials (`replay_solved`; SR@k is
 unchanged), so that their steps show what MetaICL adds. Every cell plays the same games: the paper
@@ -22,7 +23,8 @@ the last trial, policy rounds and imagined actions per step, LLM calls and token
 agent's seconds per step, and the share of trial-1 episodes whose actions are exactly those of
 the `implement` cell of the same path (1: the setting changed nothing the agent did).
 
-    python bench/profiles.py [--trials 3] [--games N] [--llm-games 5] [--llm-trials 1] [--llm-steps 5]
+    python bench/profiles.py [--trials 3] [--games N] [--llm-games 2] [--llm-trials 1] [--llm-steps 4]
+        [--llm-max-tokens 128]
         [--out runs/bench-profiles] [--paths embedded,scripted,smollm2]
 
 The table (markdown) goes to stdout and, as JSON, to `OUT/summary.json`.
@@ -76,6 +78,9 @@ def make_config(args: argparse.Namespace, path: str, cell: str, out: Path) -> Co
         "--replay-solved": ("evaluation.replay_solved", not llm),  # later trials show what MetaICL adds
         "--out": ("evaluation.out", str(out)), **extra,
     }  # fmt: skip
+    if path == "smollm2":  # a bounded answer: this CPU decodes about 10-20 tokens a second
+        flags["--max-tokens"] = ("llm.max_tokens", args.llm_max_tokens)
+        flags["--max-thought"] = ("policy.max_thought", 0)
     config = load_config(flags=flags, environ={})
     config.llm.cache = None  # fresh answers
     return config
@@ -142,7 +147,8 @@ def markdown(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
     lines = [
         f"embedded: {games} valid_seen games x {args.trials} trials, 30 steps; scripted and smollm2: "
         f"{args.llm_games} games x {args.llm_trials} trial(s), {args.llm_steps} steps (seed {args.seed}); "
-        "world model: symbolic. The paper profile's split, seed, trials and steps are overridden.",
+        f"SmolLM2: no thought, {args.llm_max_tokens} completion tokens an answer; world model: symbolic. "
+        "The paper profile's split, seed, trials and steps are overridden.",
         "",
         "| " + " | ".join(title for title, _ in _COLUMNS) + " |",
         "|" + "|".join("---" for _ in _COLUMNS) + "|",
@@ -168,9 +174,15 @@ def main() -> None:
     )
     parser.add_argument("--trials", type=int, default=3, help="trials per game on the embedded path")
     parser.add_argument("--games", type=int, default=None, help="seeded sample of games (default: all)")
-    parser.add_argument("--llm-games", type=int, default=5, help="games of the scripted and SmolLM2 cells")
+    parser.add_argument("--llm-games", type=int, default=2, help="games of the scripted and SmolLM2 cells")
     parser.add_argument("--llm-trials", type=int, default=1, help="their trials")
-    parser.add_argument("--llm-steps", type=int, default=5, help="their steps per episode")
+    parser.add_argument("--llm-steps", type=int, default=4, help="their steps per episode")
+    parser.add_argument(
+        "--llm-max-tokens",
+        type=int,
+        default=128,
+        help="SmolLM2's completion tokens per answer (policy, belief)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the game samples")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-profiles"), help="bench folder")
     parser.add_argument("--paths", default=",".join(CELLS), help=f"comma-separated: {', '.join(CELLS)}")

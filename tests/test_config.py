@@ -36,10 +36,37 @@ def test_defaults_are_the_papers() -> None:
     assert config.evaluation.parallel == 5
     assert (config.training.lora_r, config.training.lora_alpha) == (16, 16)
     assert config.training.learning_rate == 2e-5
+    assert (config.training.weight_decay, config.training.max_grad_norm) == (0.01, 0.2)
     assert config.world_model.mc_samples == 10
     assert config.policy.max_interaction_rounds == 5
     assert (config.world_model.max_object_lists, config.world_model.max_failed_actions) == (15, 15)
     assert config.llm.api_key is None
+
+
+def test_the_paper_profile_sits_under_the_file_variables_and_flags(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, 'profile = "paper"\n[evaluation]\ntrials = 3\n')
+    config = load_config(path, environ={"IMPLEMENT_POLICY__MAX_PROPOSALS": "4"})
+    assert config.profile == "paper"
+    assert (config.environment.split, config.evaluation.seed, config.llm.temperature) == (
+        "valid_unseen",
+        928,
+        1.0,
+    )
+    assert (config.world_model.top_p, config.policy.final_call, config.policy.summarizer) == (
+        0.9,
+        True,
+        "policy",
+    )
+    assert (config.evaluation.trials, config.policy.max_proposals) == (3, 4)  # the file's, the variable's
+    flagged = load_config(path, environ={}, flags={"--profile": ("profile", "implement")})
+    assert (flagged.profile, flagged.environment.split, flagged.evaluation.trials) == (
+        "implement",
+        "valid_seen",
+        3,
+    )
+    assert load_config(environ={"IMPLEMENT_PROFILE": "paper"}).profile == "paper"
+    with pytest.raises(ConfigError, match="environment variable IMPLEMENT_PROFILE: unknown profile 'papr'"):
+        load_config(environ={"IMPLEMENT_PROFILE": "papr"})
 
 
 def test_every_field_has_help_text() -> None:

@@ -211,6 +211,7 @@ class TrainingConfig(_Section):
     batch_size: int = _f(4, "per-device batch size (paper: 4)", ge=1)
     gradient_accumulation: int = _f(4, "gradient accumulation steps (paper: 4)", ge=1)
     max_grad_norm: float = _f(0.2, "gradient clipping norm (0: no clipping)", ge=0)
+    weight_decay: float = _f(0.01, "AdamW weight decay (paper's code: 0.01)", ge=0)
     validation_fraction: float = _f(0.01, "share of samples held out for validation", ge=0, lt=1)
     max_steps: int | None = _f(None, "stop after this many optimizer steps (default: `epochs` epochs)", ge=1)
     max_length: int = _f(4096, "tokens per sample (prompt + answer); a full ALFWorld state fits", ge=1)

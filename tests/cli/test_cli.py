@@ -133,6 +133,17 @@ def test_config_shows_the_table_and_masks_the_key(cli: Cli) -> None:
     assert re.search(r"world_model\.mc_samples\W+10\W", result.stdout)
 
 
+def test_config_prints_the_paper_profile(cli: Cli) -> None:
+    result = ok(cli("config", "--profile", "paper", env={"COLUMNS": "200"}))
+    assert re.search(r"profile\W+'paper'", result.stdout)
+    assert re.search(r"environment\.split\W+'valid_unseen'", result.stdout)
+    assert re.search(r"evaluation\.seed\W+928\W", result.stdout)
+    assert re.search(r"policy\.final_call\W+True\W", result.stdout)
+    assert failed_cleanly(cli("config", "--profile", "nope")) == (
+        "error: command line flag --profile: unknown profile 'nope'; expected one of: implement, paper"
+    )
+
+
 def test_config_error_is_one_clean_line(cli: Cli, tmp_path: Path) -> None:
     line = failed_cleanly(cli("config", env={"IMPLEMENT_EVALUATION__TRIALS": "abc"}))
     expected = "environment variable IMPLEMENT_EVALUATION__TRIALS: evaluation.trials expects int, got 'abc'"

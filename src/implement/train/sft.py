@@ -311,6 +311,7 @@ def _sft_config(config: TrainingConfig, output_dir: str | Path, *, cuda: bool) -
         gradient_accumulation_steps=config.gradient_accumulation,
         learning_rate=config.learning_rate,
         max_grad_norm=config.max_grad_norm,
+        weight_decay=config.weight_decay,
         max_length=config.max_length,
         bf16=cuda,
         use_cpu=not cuda,
