@@ -1,0 +1,152 @@
+"""The reference implementation's dialect of the symbolic state, and its conversion to ours.
+
+The paper's own code (GitHub WoodySJR/IMPLEMENT, `implement/utils/state_utils.py`) keeps the
+same dict with other conventions; a checkpoint trained on its curated data reads and writes
+them. Mapped here:
+
+- the agent starts at "middle of the room" (ours: "middle of room");
+- empty hands are `None` (ours: "nothing");
+- drawers and cabinets start `"open": False`, the other openable types (fridge, microwave,
+  safe) `"N/A"` until the agent first sees them;
+- arriving at a closed receptacle sets its `open` but leaves `visited` False: the reference
+  marks a receptacle visited once it saw inside (ours: once the agent was there);
+- states are written as Python literals with double quotes (`True`/`False`/`None`): its
+  prompts and training answers are `str(state)` with the quotes swapped.
+
+What cannot be mapped exactly: a closed drawer or cabinet the agent arrived at and never
+opened reads, in the reference, like one never seen, so it comes back unvisited unless the
+agent still stands at it; an empty receptacle opened and closed again reads, in ours, like
+one only arrived at, so it goes out unvisited.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from implement.state import (
+    MIDDLE_OF_ROOM,
+    NA,
+    NOTHING,
+    OPENABLE_TYPES,
+    OpenState,
+    ReceptacleState,
+    StateError,
+    SymbolicState,
+    receptacle_type,
+)
+from implement.world_model.parsing import StateParseError, excerpt, json_objects
+
+REFERENCE_MIDDLE_OF_ROOM = "middle of the room"
+CLOSED_AT_START = frozenset({"drawer", "cabinet"})  # the reference's openable types known from the start
+
+
+# ---------------------------------------------------------------- states
+
+
+def to_reference(state: SymbolicState) -> dict[str, Any]:
+    """`state` as the reference's plain data (None hands, its start location, its visited/open rules)."""
+    location = REFERENCE_MIDDLE_OF_ROOM if state.agent_location == MIDDLE_OF_ROOM else state.agent_location
+    return {
+        "agent_location": location,
+        "inventory": None if state.inventory in (NOTHING, "") else state.inventory,
+        "world_state": {name: _receptacle_out(name, rec) for name, rec in state.world_state.items()},
+    }
+
+
+def _receptacle_out(name: str, rec: ReceptacleState) -> dict[str, Any]:
+    visited, opened = rec.visited, rec.open
+    if visited and opened is False and not rec.objects:  # arrived at it closed: nothing seen inside
+        visited = False
+    elif not visited and opened is False and receptacle_type(name) not in CLOSED_AT_START:
+        opened = NA  # a fridge, microwave or safe never seen
+    return {"visited": visited, "open": opened, "objects": list(rec.objects)}
+
+
+def reference_text(state: SymbolicState) -> str:
+    """`to_reference(state)` as the reference writes it: a Python literal with double quotes."""
+    return python_literal(to_reference(state))
+
+
+def python_literal(value: Any) -> str:
+    """Plain data as a Python literal with double-quoted strings (`ast.literal_eval` reads it back)."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # its escapes are Python's too
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{json.dumps(str(k))}: {python_literal(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    raise TypeError(f"not plain data: {type(value).__name__}")
+
+
+def from_reference(value: str | Mapping[str, Any]) -> SymbolicState:
+    """A reference state (a Python-literal or JSON string, or a decoded mapping) in our conventions.
+
+    A string may be a whole model answer: it is searched as `parse_state` does (fences,
+    balanced objects), read with `json.loads` or `ast.literal_eval`, never executed.
+    `StateParseError` when it holds no valid state.
+    """
+    if isinstance(value, Mapping):
+        return _state_in(value)
+    if not isinstance(value, str):
+        raise StateParseError(f"expected a reference state (a string or mapping), got {type(value).__name__}")
+    problems: list[str] = []
+    for data in json_objects(value):
+        try:
+            return _state_in(data)
+        except StateError as exc:
+            problems.append(str(exc))
+    why = f"; the closest object was invalid: {problems[0]}" if problems else ""
+    raise StateParseError(f"no valid reference state in {excerpt(value)!r}{why}")
+
+
+def _state_in(data: Mapping[str, Any]) -> SymbolicState:
+    if not isinstance(data, Mapping):
+        raise StateParseError(f"expected a reference state object, got {type(data).__name__}")
+    missing = {"agent_location", "inventory", "world_state"} - set(data)
+    if missing:
+        raise StateParseError(f"reference state is missing keys {sorted(missing)}")
+    location, inventory, world = data["agent_location"], data["inventory"], data["world_state"]
+    if not isinstance(location, str):
+        raise StateParseError(f"agent_location: expected a string, got {location!r}")
+    if inventory is not None and not isinstance(inventory, str):
+        raise StateParseError(f"inventory: expected a string or None, got {inventory!r}")
+    if not isinstance(world, Mapping):
+        raise StateParseError(f"world_state: expected an object, got {type(world).__name__}")
+    location = MIDDLE_OF_ROOM if location.strip() == REFERENCE_MIDDLE_OF_ROOM else location
+    return SymbolicState(
+        agent_location=location,
+        inventory=NOTHING if inventory in (None, "") else inventory,
+        world_state={str(name): _receptacle_in(str(name), rec, location) for name, rec in world.items()},
+    )
+
+
+def _receptacle_in(name: str, data: Any, location: str) -> ReceptacleState:
+    if not isinstance(data, Mapping):
+        raise StateParseError(f"world_state[{name!r}]: expected an object, got {type(data).__name__}")
+    objects = data.get("objects")
+    rec = ReceptacleState.from_dict({**data, "objects": [] if objects is None else objects}, name)
+    visited: bool = rec.visited
+    opened: OpenState = rec.open
+    kind = receptacle_type(name)
+    if opened == NA and kind in OPENABLE_TYPES:  # not seen yet, or seen inside on arrival (then open)
+        opened = visited
+    elif opened is False and not visited and (name == location or kind not in CLOSED_AT_START):
+        visited = True  # the agent arrived at it closed (a fridge's False means it was seen)
+    return ReceptacleState(visited=visited, open=opened, objects=rec.objects)
+
+
+__all__ = [
+    "CLOSED_AT_START",
+    "REFERENCE_MIDDLE_OF_ROOM",
+    "from_reference",
+    "python_literal",
+    "reference_text",
+    "to_reference",
+]
