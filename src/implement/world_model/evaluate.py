@@ -202,6 +202,11 @@ async def evaluate_world_model(
     stats = getattr(model, "stats", None)
     if stats is not None:
         report["model_stats"] = stats.to_dict() if hasattr(stats, "to_dict") else dict(stats)
+        if "dropped_samples" in report["model_stats"]:  # unparseable predictions, in plain sight
+            report["dropped_samples"] = report["model_stats"]["dropped_samples"]
+    dialect = getattr(model, "dialect", None)
+    if dialect is not None:
+        report["dialect"] = dialect  # the state conventions its prompts and answers use
     usage = getattr(model, "usage", None)
     if usage is not None:
         report["llm_usage"] = usage.to_dict()
