@@ -13,6 +13,10 @@ them. Mapped here:
 - states are written as Python literals with double quotes (`True`/`False`/`None`): its
   prompts and training answers are `str(state)` with the quotes swapped.
 
+MetaICL conditions (`conditions_to_reference`, `conditions_from_reference`) are its lists:
+condition 1 `[receptacle, [types]]`, condition 2 `[action, location, inventory, target
+receptacle state]` (`{}` without a target), as `scripts/prepare_metaicl_data.py` builds them.
+
 What cannot be mapped exactly: a closed drawer or cabinet the agent arrived at and never
 opened reads, in the reference, like one never seen, so it comes back unvisited unless the
 agent still stands at it; an empty receptacle opened and closed again reads, in ours, like
@@ -47,6 +51,13 @@ REFERENCE_MIDDLE_OF_ROOM = "middle of the room"
 CLOSED_AT_START = frozenset({"drawer", "cabinet"})  # the reference's openable types known from the start
 
 
+def check_dialect(dialect: str) -> str:
+    """`dialect` if it is one of ours; `ConfigError` naming the valid ones otherwise."""
+    if dialect not in (IMPLEMENT, REFERENCE):
+        raise ConfigError(f"unknown world-model dialect {dialect!r}; expected {IMPLEMENT!r} or {REFERENCE!r}")
+    return dialect
+
+
 # ---------------------------------------------------------------- states
 
 
@@ -57,13 +68,6 @@ def to_reference(state: SymbolicState) -> dict[str, Any]:
         "inventory": _inventory_out(state.inventory),
         "world_state": {name: _receptacle_out(name, rec) for name, rec in state.world_state.items()},
     }
-
-
-def check_dialect(dialect: str) -> str:
-    """`dialect` if it is one of ours; `ConfigError` naming the valid ones otherwise."""
-    if dialect not in (IMPLEMENT, REFERENCE):
-        raise ConfigError(f"unknown world-model dialect {dialect!r}; expected {IMPLEMENT!r} or {REFERENCE!r}")
-    return dialect
 
 
 def _location_out(location: str) -> str:
