@@ -42,7 +42,8 @@ def test_collect_prepare_curate_extract_through_the_cli(cli: Cli, tmp_path: Path
     assert json.loads(resumed.stdout)["trajectories"] == 4  # nothing left to play
 
     report = json.loads(ok(cli("prepare", "--data-dirs", str(raw), "--out", str(prepared), "--json")).stdout)
-    assert report == {"trajectories": 4, "samples": 40, "games": 4, "skipped": 0, "out": str(prepared)}
+    assert report == {"trajectories": 4, "samples": 40, "games": 4, "skipped": 0, "dialect": "implement",
+                      "out": str(prepared)}  # fmt: skip
     samples = prepared / "training_samples_metaicl.jsonl"
     report = json.loads(ok(cli("curate", "--input", str(samples), "--out", str(curated), "--json")).stdout)
     assert (report["perception"], report["prediction"]) == (40, 40)

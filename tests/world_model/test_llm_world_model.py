@@ -196,6 +196,7 @@ def test_predict_samples_information_gathering_and_drops_garbage(
     assert server.stats.choices_returned == 8
     assert predicted == [AT_SHELF] * 4  # GOOD and fenced kept, garbage and "{broken" dropped
     assert wm.stats.requests == 1 and wm.stats.samples == 8 and wm.stats.parse_failures == 4
+    assert wm.stats.dropped_samples == 4
     assert wm.stats.empty_predictions == 0
     assert wm.usage.completions == 8 + server.stats.schema_probes  # the client probed its endpoint first
 
@@ -324,6 +325,7 @@ def test_request_errors_raise_and_are_counted() -> None:
         "fallbacks": 0,
         "request_errors": 2,
         "empty_predictions": 0,
+        "dropped_samples": 0,
     }
 
 

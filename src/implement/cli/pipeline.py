@@ -17,8 +17,16 @@ from implement.cli.common import (
     progress_bar,
     report_skips,
 )
-from implement.config import CollectConfig, TrainingConfig
+from implement.config import CollectConfig, TrainingConfig, WorldModelConfig
 from implement.errors import ImplementError
+
+DialectOption = Annotated[
+    str | None,
+    typer.Option(
+        help="State conventions written: implement, or reference (the paper's code; world_model.dialect).",
+        show_default=WorldModelConfig.dialect,
+    ),
+]
 
 
 @fails_cleanly
@@ -70,15 +78,21 @@ def prepare_cmd(
     ],
     out: Annotated[Path, typer.Option(help="Output directory (samples and conditions/).")],
     seed: Annotated[int, typer.Option(help="Seed of the condition subsets.")] = 0,
+    dialect: DialectOption = None,
     as_json: JsonOption = False,
+    config: ConfigOption = None,
 ) -> None:
     """Training samples with random subsets of their task's MetaICL conditions."""
+    from implement.config import load_config
     from implement.data.prepare import prepare
 
+    cfg = load_config(config, flags={"--dialect": ("world_model.dialect", dialect)})
     out.mkdir(parents=True, exist_ok=True)
-    report = prepare(data_dirs, out, seed=seed)
+    report = prepare(data_dirs, out, seed=seed, dialect=cfg.world_model.dialect)
     report_skips(report.skipped)
-    print_report({**report.to_dict(), "out": str(out)}, "prepared samples", as_json)
+    print_report(
+        {**report.to_dict(), "dialect": cfg.world_model.dialect, "out": str(out)}, "prepared samples", as_json
+    )
 
 
 @fails_cleanly
@@ -90,14 +104,19 @@ def curate_cmd(
     data_dir: Annotated[
         Path | None, typer.Option(help="Folder holding conditions/ (default: each input's folder).")
     ] = None,
+    dialect: DialectOption = None,
     as_json: JsonOption = False,
+    config: ConfigOption = None,
 ) -> None:
     """Chat conversations for [PER] and [PRE] training, with the prompts used at inference."""
+    from implement.config import load_config
     from implement.data.curate import curate
 
-    report = curate(input_files, out, data_dir=data_dir)
+    cfg = load_config(config, flags={"--dialect": ("world_model.dialect", dialect)})
+    report = curate(input_files, out, data_dir=data_dir, dialect=cfg.world_model.dialect)
     report_skips(report.skipped)
-    print_report({**report.to_dict(), "out": str(out)}, "curated samples", as_json)
+    summary = {**report.to_dict(), "dialect": cfg.world_model.dialect, "out": str(out)}
+    print_report(summary, "curated samples", as_json)
 
 
 @fails_cleanly

@@ -12,6 +12,12 @@ inference cannot drift apart:
 
 Writes `curated_samples_perception.jsonl` and `curated_samples_prediction.jsonl`, one
 `{"mode", "game", "messages"}` object per line.
+
+Samples prepared in either dialect are read (the reference's carry `old_state`/`new_state`
+and their conditions inline). `dialect="reference"` writes the conversations the
+reference-dialect world model sends and expects back (its prompt layout, its states as
+answers); going to a closed receptacle is then trained as the reference does: the arrival
+as it is, without object lists (opening it is a sample of its own).
 """
 
 from __future__ import annotations
@@ -29,6 +35,13 @@ from implement.metaicl import Conditions, read_conditions
 from implement.prompts.world_model import answer_message, perception_messages, prediction_messages
 from implement.state import ReceptacleState, StateError, SymbolicState
 from implement.world_model.base import closed_unvisited_target
+from implement.world_model.dialect import (
+    IMPLEMENT,
+    REFERENCE,
+    check_dialect,
+    conditions_from_reference,
+    from_reference,
+)
 
 PERCEPTION_FILE, PREDICTION_FILE = "curated_samples_perception.jsonl", "curated_samples_prediction.jsonl"
 
@@ -47,7 +60,25 @@ def _states(sample: dict[str, Any]) -> tuple[SymbolicState, SymbolicState]:
     return SymbolicState.from_dict(sample["state_before"]), SymbolicState.from_dict(sample["state_after"])
 
 
-def perception_conversation(sample: dict[str, Any]) -> list[Message]:
+def _normalized(sample: dict[str, Any], conditions: Conditions) -> tuple[dict[str, Any], Conditions]:
+    """A prepared sample in our fields, and the conditions it shows (either dialect's sample)."""
+    if "old_state" not in sample:
+        shown = Conditions(
+            object_lists={r: conditions.object_lists[r] for r in sample["object_lists"]},
+            failed_actions=[conditions.failed_actions[i] for i in sample["failed_actions"]],
+        )
+        return sample, shown
+    ours = {
+        **sample,
+        "state_before": from_reference(sample["old_state"]).to_dict(),
+        "state_after": from_reference(sample["new_state"]).to_dict(),
+        "success": sample["action_success"],
+        "visible_receptacles": sample.get("other_visible_receptacles", []),
+    }
+    return ours, conditions_from_reference(sample["condition_1"], sample["condition_2"])
+
+
+def perception_conversation(sample: dict[str, Any], *, dialect: str = IMPLEMENT) -> list[Message]:
     before, after = _states(sample)
     messages = perception_messages(
         before,
@@ -55,18 +86,25 @@ def perception_conversation(sample: dict[str, Any]) -> list[Message]:
         sample["observation"],
         succeeded=bool(sample["success"]),
         visible=sample.get("visible_receptacles", []),
+        dialect=dialect,
     )
-    return [*messages, answer_message(after)]
+    return [*messages, answer_message(after, dialect=dialect)]
 
 
-def prediction_conversation(sample: dict[str, Any], conditions: Conditions) -> list[Message]:
+def prediction_conversation(
+    sample: dict[str, Any], shown: Conditions, *, dialect: str = IMPLEMENT
+) -> list[Message]:
+    """The `[PRE]` conversation of a sample showing the conditions `shown`."""
     before, after = _states(sample)
     action = sample["action"]
-    shown = Conditions(
-        object_lists={r: conditions.object_lists[r] for r in sample["object_lists"]},
-        failed_actions=[conditions.failed_actions[i] for i in sample["failed_actions"]],
-    )
     closed = closed_unvisited_target(before, action)
+    if check_dialect(dialect) == REFERENCE:
+        if closed is not None:
+            shown = Conditions(failed_actions=shown.failed_actions)  # as LLMWorldModel asks it
+        return [
+            *prediction_messages(before, action, shown, dialect=REFERENCE),
+            answer_message(after, dialect=REFERENCE),
+        ]
     target = after.receptacle(closed) if closed is not None else None
     if closed is not None and target is not None and target.open is False and "hidden_objects" in sample:
         opened = ReceptacleState(visited=True, open=False, objects=tuple(sample["hidden_objects"]))
@@ -74,9 +112,12 @@ def prediction_conversation(sample: dict[str, Any], conditions: Conditions) -> l
     return [*prediction_messages(before, action, shown, imagine_opened=closed), answer_message(after)]
 
 
-def curate(input_files: Sequence[Path], out: Path, *, data_dir: Path | None = None) -> CurateReport:
-    """Conversations from prepared sample files; conditions from `data_dir/conditions`
-    (default: the input's folder)."""
+def curate(
+    input_files: Sequence[Path], out: Path, *, data_dir: Path | None = None, dialect: str = IMPLEMENT
+) -> CurateReport:
+    """Conversations in `dialect` from prepared sample files; conditions from
+    `data_dir/conditions` (default: the input's folder)."""
+    check_dialect(dialect)
     report = CurateReport()
     if not input_files:
         raise DataError("no input files given")
@@ -90,8 +131,9 @@ def curate(input_files: Sequence[Path], out: Path, *, data_dir: Path | None = No
             for number, sample in enumerate(read_jsonl(input_file, skipped=report.skipped), 1):
                 try:
                     game = sample["game"]
-                    perception = perception_conversation(sample)
-                    prediction = prediction_conversation(sample, conditions.get(game, Conditions()))
+                    ours, shown = _normalized(sample, conditions.get(game, Conditions()))
+                    perception = perception_conversation(ours, dialect=dialect)
+                    prediction = prediction_conversation(ours, shown, dialect=dialect)
                 except (KeyError, IndexError, TypeError, StateError) as exc:
                     report.skipped.append(
                         f"{input_file}: sample {number}: malformed ({type(exc).__name__}: {exc})"

@@ -8,6 +8,11 @@ its game's conditions (`implement.metaicl.training_subset`). A sample names its 
 them from `conditions/` beside the samples.
 
 Writes `training_samples_metaicl.jsonl` and `conditions/{object_lists,failed_actions}.json`.
+
+`dialect="reference"` writes them in the reference's conventions (`implement.world_model.dialect`):
+samples carry `old_state`/`new_state` (its states), `action_success`,
+`other_visible_receptacles` and their conditions inline (`condition_1`, `condition_2`, its
+lists), and failed actions are its lists. `implement curate` reads both.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from implement.metaicl import (
 )
 from implement.state import StateError, SymbolicState
 from implement.world_model.base import is_information_gathering
+from implement.world_model.dialect import REFERENCE, check_dialect, conditions_to_reference, to_reference
 
 SAMPLES_FILE, CONDITIONS_DIR = "training_samples_metaicl.jsonl", "conditions"
 _COPIED = ("step", "action", "observation", "success", "state_before", "state_after")
@@ -87,21 +93,25 @@ def load_trajectories(data_dirs: Sequence[Path], skipped: list[str]) -> list[_Tr
     return found
 
 
-def prepare(data_dirs: Sequence[Path], out: Path, *, seed: int = 0) -> PrepareReport:
+def prepare(
+    data_dirs: Sequence[Path], out: Path, *, seed: int = 0, dialect: str = "implement"
+) -> PrepareReport:
+    """Samples and conditions from collected trajectories, written in `dialect`."""
+    reference = check_dialect(dialect) == REFERENCE
     report = PrepareReport()
     trajectories = load_trajectories(data_dirs, report.skipped)
     per_game: dict[str, list[Conditions]] = {}
     for trajectory in trajectories:
         per_game.setdefault(trajectory.game, []).append(collect_conditions(trajectory.steps))
     conditions = {game: merge_conditions(*found) for game, found in per_game.items()}
-    write_conditions(out / CONDITIONS_DIR, conditions)
+    write_conditions(out / CONDITIONS_DIR, conditions, dialect=dialect)
 
     rng = random.Random(seed)
     partial = out / (SAMPLES_FILE + ".partial")
     with partial.open("w") as samples:
         for trajectory in trajectories:
             game = conditions[trajectory.game]
-            for (before, action, _, _), t in zip(trajectory.steps, trajectory.transitions, strict=True):
+            for (before, action, _, after), t in zip(trajectory.steps, trajectory.transitions, strict=True):
                 gathering = is_information_gathering(before, action)
                 object_lists, failed_actions = training_subset(game, information_gathering=gathering, rng=rng)
                 sample = {
@@ -114,8 +124,30 @@ def prepare(data_dirs: Sequence[Path], out: Path, *, seed: int = 0) -> PrepareRe
                 }
                 if "hidden_objects" in t:
                     sample["hidden_objects"] = t["hidden_objects"]
-                write_line(samples, sample)
+                write_line(samples, _in_reference(sample, before, after, game) if reference else sample)
                 report.samples += 1
     partial.replace(out / SAMPLES_FILE)
     report.trajectories, report.games = len(trajectories), len(conditions)
     return report
+
+
+def _in_reference(
+    sample: dict[str, Any], before: SymbolicState, after: SymbolicState, conditions: Conditions
+) -> dict[str, Any]:
+    """A sample with the reference's fields: its states, and its conditions inline."""
+    shown = Conditions(
+        object_lists={r: conditions.object_lists[r] for r in sample["object_lists"]},
+        failed_actions=[conditions.failed_actions[i] for i in sample["failed_actions"]],
+    )
+    condition_1, condition_2 = conditions_to_reference(shown)
+    ours = ("state_before", "state_after", "success", "visible_receptacles", "object_lists", "failed_actions")
+    kept = {k: v for k, v in sample.items() if k not in ours}
+    return {
+        **kept,
+        "action_success": sample["success"],
+        "old_state": to_reference(before),
+        "new_state": to_reference(after),
+        "other_visible_receptacles": sample["visible_receptacles"],
+        "condition_1": condition_1,
+        "condition_2": condition_2,
+    }

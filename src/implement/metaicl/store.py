@@ -2,10 +2,14 @@
 
 A conditions directory holds two JSON files keyed by game id: `object_lists.json`
 (receptacle -> object types seen there, condition 1) and `failed_actions.json` (the
-actions that failed, with their context, condition 2). `implement prepare` writes one
-from collected trajectories, `implement extract-conditions` from evaluation runs
-(`extract_conditions`), and `implement evaluate --conditions DIR` starts every listed
-game's MetaICL memory from it.
+actions that failed, with their context, condition 2). Failed actions are objects
+(`FailedAction`'s fields) in our dialect, or the reference's `[action, location,
+inventory, receptacle state]` lists in its conventions (None hands, "middle of the
+room"): `write_conditions(..., dialect="reference")` writes those, and `read_conditions`
+reads either (the reference's own files are keyed by trajectory hashes, not game ids).
+`implement prepare` writes one from collected trajectories, `implement extract-conditions`
+from evaluation runs (`extract_conditions`), and `implement evaluate --conditions DIR`
+starts every listed game's MetaICL memory from it.
 """
 
 from __future__ import annotations
@@ -25,13 +29,25 @@ from implement.state import StateError, SymbolicState
 OBJECT_LISTS_FILE, FAILED_ACTIONS_FILE = "object_lists.json", "failed_actions.json"
 
 
-def write_conditions(directory: Path, conditions: Mapping[str, Conditions]) -> None:
+def write_conditions(
+    directory: Path, conditions: Mapping[str, Conditions], *, dialect: str = "implement"
+) -> None:
     """Write the conditions per game id as a conditions directory (created if missing)."""
+    from implement.world_model.dialect import (
+        REFERENCE,
+        check_dialect,
+        conditions_to_reference,
+    )  # it imports this package
+
+    reference = check_dialect(dialect) == REFERENCE
     directory.mkdir(parents=True, exist_ok=True)
     write_json_atomic(directory / OBJECT_LISTS_FILE, {g: c.object_lists for g, c in conditions.items()})
     write_json_atomic(
         directory / FAILED_ACTIONS_FILE,
-        {g: c.to_dict()["failed_actions"] for g, c in conditions.items()},
+        {
+            g: conditions_to_reference(c)[1] if reference else c.to_dict()["failed_actions"]
+            for g, c in conditions.items()
+        },
     )
 
 
@@ -50,17 +66,23 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def read_conditions(directory: Path) -> dict[str, Conditions]:
-    """The conditions per game id of a conditions directory (as `write_conditions` left it)."""
+    """The conditions per game id of a conditions directory, in either dialect (see the module)."""
+    from implement.world_model.dialect import conditions_from_reference  # it imports this package
+
     lists, failed = _load(directory / OBJECT_LISTS_FILE), _load(directory / FAILED_ACTIONS_FILE)
-    try:
-        return {
-            game: Conditions.from_dict(
-                {"object_lists": lists.get(game, {}), "failed_actions": failed.get(game, [])}
-            )
-            for game in {*lists, *failed}
-        }
-    except (AttributeError, TypeError) as exc:
-        raise DataError(f"{directory}: malformed conditions ({exc})") from exc
+    conditions = {}
+    for game in {*lists, *failed}:
+        object_lists, failed_actions = lists.get(game, {}), failed.get(game, [])
+        try:
+            if isinstance(failed_actions, list) and any(isinstance(f, list) for f in failed_actions):
+                conditions[game] = conditions_from_reference(object_lists, failed_actions)
+            else:
+                conditions[game] = Conditions.from_dict(
+                    {"object_lists": object_lists, "failed_actions": failed_actions}
+                )
+        except (AttributeError, TypeError, StateError) as exc:
+            raise DataError(f"{directory}: malformed conditions of {game!r} ({exc})") from exc
+    return conditions
 
 
 def _episode_steps(lines: Iterable[dict[str, Any]]) -> list[Step]:

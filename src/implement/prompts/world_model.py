@@ -6,6 +6,14 @@ Both modes share one system text that defines the symbolic state format, and bot
 with the state as one JSON object. These functions are the single source of the world
 model's prompt text: `LLMWorldModel` sends them and the curate step builds training data
 from them, so a change here is a change of `VERSION`.
+
+`dialect="reference"` writes the layout of the paper's own code instead (for a checkpoint
+trained on its curated data): the tag, a description of the state, then `name: value`
+fields (`action`, `action_success`, `old_state`, `other_visible_receptacles`), states as
+its Python literals (`implement.world_model.dialect`), and for `[PRE]` the MetaICL
+conditions at the end as Python reprs of its lists (`[]` when empty). Its answers are
+states in the same dialect. The field names and formats are the reference's; the
+descriptions are our words.
 """
 
 from __future__ import annotations
@@ -17,8 +25,15 @@ from typing import Any
 from implement.llm.base import Message
 from implement.metaicl import Conditions
 from implement.state import SymbolicState
+from implement.world_model.dialect import (
+    IMPLEMENT,
+    REFERENCE,
+    check_dialect,
+    conditions_to_reference,
+    reference_text,
+)
 
-VERSION = "wm-1"
+VERSION = "wm-2"
 PER_TAG = "[PER]"
 PRE_TAG = "[PRE]"
 
@@ -104,6 +119,7 @@ def perception_messages(
     succeeded: bool,
     visible: Sequence[str] = (),
     frame: str | None = None,
+    dialect: str = IMPLEMENT,
 ) -> list[Message]:
     """A `[PER]` request: the state after `action`, given the environment's answer.
 
@@ -111,6 +127,8 @@ def perception_messages(
     with one, the observation text may be empty and the frame is sent as an image part.
     `visible` names the other receptacles the agent can see.
     """
+    if check_dialect(dialect) == REFERENCE:
+        return _reference_perception(prev, action, observation, succeeded, visible, frame)
     lines = [
         PER_TAG,
         _PER_TASK,
@@ -133,13 +151,17 @@ def prediction_messages(
     conditions: Conditions | None = None,
     *,
     imagine_opened: str | None = None,
+    dialect: str = IMPLEMENT,
 ) -> list[Message]:
     """A `[PRE]` request: the imagined state after `action`.
 
     `conditions` are the MetaICL conditions already selected for this action.
     `imagine_opened` names a closed, never opened receptacle the action goes to: the
     prediction then also imagines what opening it would show (listed, with open false).
+    The reference's layout has no such note (it asks "open X" in a second request).
     """
+    if check_dialect(dialect) == REFERENCE:
+        return _reference_prediction(state, action, conditions)
     lines = [PRE_TAG, _PRE_TASK, f"Action: {action}", f"Current state: {_state_json(state)}"]
     text = format_conditions(conditions)
     if text:
@@ -150,6 +172,87 @@ def prediction_messages(
     return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": "\n".join(lines)}]
 
 
-def answer_message(state: SymbolicState) -> Message:
+def answer_message(state: SymbolicState, *, dialect: str = IMPLEMENT) -> Message:
     """The assistant turn that answers either mode (for training data)."""
-    return {"role": "assistant", "content": _state_json(state)}
+    text = reference_text(state) if check_dialect(dialect) == REFERENCE else _state_json(state)
+    return {"role": "assistant", "content": text}
+
+
+# ---------------------------------------------------------------- the reference's layout
+
+REFERENCE_SYSTEM_TEXT = "You are the world model of a household environment: you track its state."
+
+_REFERENCE_STATE = """The state of the environment is a dictionary with these keys:
+- "agent_location": where the agent is;
+- "inventory": the object the agent holds, None if it holds nothing;
+- "world_state": one entry per receptacle of the room, a dictionary with:
+    - "visited": whether the agent has seen the objects in or on the receptacle;
+    - "open": whether the receptacle is open, for receptacles that open and close;
+    - "objects": the objects in or on the receptacle."""
+
+_REFERENCE_PER_TASK = """\
+You are told the action the agent took (action), whether it succeeded (action_success), \
+the state before it (old_state), what the agent perceived afterwards, and, after a "go to", \
+the other receptacles in view (other_visible_receptacles), whose object lists you update too. \
+Give the updated state in the same format, without any explanation."""
+
+_REFERENCE_PRE_TASK = """\
+You are told the action the agent is about to take (action) and the state before it \
+(old_state). Predict the state after the action and give it in the same format, without any \
+explanation."""
+
+_REFERENCE_CONDITION_1 = "Object lists of receptacles seen in earlier trajectories (receptacle, objects):"
+_REFERENCE_CONDITION_2 = (
+    "Actions that failed in earlier trajectories (action, agent location, inventory, "
+    "state of the target receptacle):"
+)
+
+
+def _reference_perception(
+    prev: SymbolicState,
+    action: str,
+    observation: str,
+    succeeded: bool,
+    visible: Sequence[str],
+    frame: str | None,
+) -> list[Message]:
+    lines = [
+        PER_TAG,
+        _REFERENCE_STATE,
+        "",
+        _REFERENCE_PER_TASK,
+        "",
+        f"action: {action}",
+        f"action_success: {succeeded}",
+        f"old_state: {reference_text(prev)}",
+        f"other_visible_receptacles: {list(visible)!r}",
+    ]
+    if frame is None or observation:
+        lines.append(f"observation: {observation}")
+    if frame is not None:
+        lines += ["", "The new frame follows this text."]
+    system: Message = {"role": "system", "content": REFERENCE_SYSTEM_TEXT}
+    return [system, _user("\n".join(lines), frame)]
+
+
+def _reference_prediction(state: SymbolicState, action: str, conditions: Conditions | None) -> list[Message]:
+    object_lists, failed = conditions_to_reference(conditions or Conditions())
+    lines = [
+        PRE_TAG,
+        _REFERENCE_STATE,
+        "",
+        _REFERENCE_PRE_TASK,
+        "",
+        f"action: {action}",
+        f"old_state: {reference_text(state)}",
+        "",
+        _REFERENCE_CONDITION_1,
+        repr(object_lists),
+        "",
+        _REFERENCE_CONDITION_2,
+        repr(failed),
+    ]
+    return [
+        {"role": "system", "content": REFERENCE_SYSTEM_TEXT},
+        {"role": "user", "content": "\n".join(lines)},
+    ]

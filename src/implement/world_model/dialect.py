@@ -13,6 +13,10 @@ them. Mapped here:
 - states are written as Python literals with double quotes (`True`/`False`/`None`): its
   prompts and training answers are `str(state)` with the quotes swapped.
 
+MetaICL conditions (`conditions_to_reference`, `conditions_from_reference`) are its lists:
+condition 1 `[receptacle, [types]]`, condition 2 `[action, location, inventory, target
+receptacle state]` (`{}` without a target), as `scripts/prepare_metaicl_data.py` builds them.
+
 What cannot be mapped exactly: a closed drawer or cabinet the agent arrived at and never
 opened reads, in the reference, like one never seen, so it comes back unvisited unless the
 agent still stands at it; an empty receptacle opened and closed again reads, in ours, like
@@ -25,6 +29,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from implement.errors import ConfigError
+from implement.metaicl.records import Conditions, FailedAction
 from implement.state import (
     MIDDLE_OF_ROOM,
     NA,
@@ -36,10 +42,20 @@ from implement.state import (
     SymbolicState,
     receptacle_type,
 )
+from implement.world_model.base import action_target
 from implement.world_model.parsing import StateParseError, excerpt, json_objects
+
+IMPLEMENT, REFERENCE = "implement", "reference"  # the values of `world_model.dialect`
 
 REFERENCE_MIDDLE_OF_ROOM = "middle of the room"
 CLOSED_AT_START = frozenset({"drawer", "cabinet"})  # the reference's openable types known from the start
+
+
+def check_dialect(dialect: str) -> str:
+    """`dialect` if it is one of ours; `ConfigError` naming the valid ones otherwise."""
+    if dialect not in (IMPLEMENT, REFERENCE):
+        raise ConfigError(f"unknown world-model dialect {dialect!r}; expected {IMPLEMENT!r} or {REFERENCE!r}")
+    return dialect
 
 
 # ---------------------------------------------------------------- states
@@ -47,12 +63,19 @@ CLOSED_AT_START = frozenset({"drawer", "cabinet"})  # the reference's openable t
 
 def to_reference(state: SymbolicState) -> dict[str, Any]:
     """`state` as the reference's plain data (None hands, its start location, its visited/open rules)."""
-    location = REFERENCE_MIDDLE_OF_ROOM if state.agent_location == MIDDLE_OF_ROOM else state.agent_location
     return {
-        "agent_location": location,
-        "inventory": None if state.inventory in (NOTHING, "") else state.inventory,
+        "agent_location": _location_out(state.agent_location),
+        "inventory": _inventory_out(state.inventory),
         "world_state": {name: _receptacle_out(name, rec) for name, rec in state.world_state.items()},
     }
+
+
+def _location_out(location: str) -> str:
+    return REFERENCE_MIDDLE_OF_ROOM if location == MIDDLE_OF_ROOM else location
+
+
+def _inventory_out(inventory: str) -> str | None:
+    return None if inventory in (NOTHING, "") else inventory
 
 
 def _receptacle_out(name: str, rec: ReceptacleState) -> dict[str, Any]:
@@ -119,12 +142,20 @@ def _state_in(data: Mapping[str, Any]) -> SymbolicState:
         raise StateParseError(f"inventory: expected a string or None, got {inventory!r}")
     if not isinstance(world, Mapping):
         raise StateParseError(f"world_state: expected an object, got {type(world).__name__}")
-    location = MIDDLE_OF_ROOM if location.strip() == REFERENCE_MIDDLE_OF_ROOM else location
+    location = _location_in(location)
     return SymbolicState(
         agent_location=location,
-        inventory=NOTHING if inventory in (None, "") else inventory,
+        inventory=_inventory_in(inventory),
         world_state={str(name): _receptacle_in(str(name), rec, location) for name, rec in world.items()},
     )
+
+
+def _location_in(location: str) -> str:
+    return MIDDLE_OF_ROOM if location.strip() == REFERENCE_MIDDLE_OF_ROOM else location
+
+
+def _inventory_in(inventory: str | None) -> str:
+    return NOTHING if inventory in (None, "") else str(inventory)
 
 
 def _receptacle_in(name: str, data: Any, location: str) -> ReceptacleState:
@@ -142,9 +173,79 @@ def _receptacle_in(name: str, data: Any, location: str) -> ReceptacleState:
     return ReceptacleState(visited=visited, open=opened, objects=rec.objects)
 
 
+# ---------------------------------------------------------------- MetaICL conditions
+
+
+def conditions_to_reference(conditions: Conditions) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The reference's condition 1 (`[receptacle, [types]]` pairs) and condition 2
+    (`[action, location, inventory, target receptacle state]`, `{}` without a target)."""
+    object_lists = [[name, list(types)] for name, types in conditions.object_lists.items()]
+    failed = []
+    for f in conditions.failed_actions:
+        target = action_target(f.action) or ""
+        state = (
+            {}
+            if f.target_state is None
+            else _receptacle_out(target, ReceptacleState.from_dict(f.target_state))
+        )
+        failed.append([f.action, _location_out(f.agent_location), _inventory_out(f.inventory), state])
+    return object_lists, failed
+
+
+def conditions_from_reference(object_lists: Any, failed_actions: Any) -> Conditions:
+    """Conditions from the reference's forms: object lists as a mapping or `[receptacle, types]`
+    pairs, failed actions as `[action, location, inventory, receptacle state]` lists.
+    `StateError` on anything else."""
+    if isinstance(object_lists, Mapping):
+        pairs = list(object_lists.items())
+    elif isinstance(object_lists, list | tuple):
+        pairs = list(object_lists)
+    else:
+        raise StateError(
+            f"object lists: expected a mapping or a list of pairs, got {type(object_lists).__name__}"
+        )
+    lists: dict[str, list[str]] = {}
+    for pair in pairs:
+        if not (isinstance(pair, list | tuple) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise StateError(f"object list: expected [receptacle, [types]], got {pair!r}")
+        if not isinstance(pair[1], list | tuple) or not all(isinstance(t, str) for t in pair[1]):
+            raise StateError(f"object list of {pair[0]!r}: expected a list of types, got {pair[1]!r}")
+        lists[pair[0]] = list(pair[1])
+    if not isinstance(failed_actions, list | tuple):
+        raise StateError(f"failed actions: expected a list, got {type(failed_actions).__name__}")
+    return Conditions(object_lists=lists, failed_actions=[_failed_in(f) for f in failed_actions])
+
+
+def _failed_in(entry: Any) -> FailedAction:
+    if not (isinstance(entry, list | tuple) and len(entry) == 4):
+        raise StateError(
+            f"failed action: expected [action, location, inventory, receptacle state], got {entry!r}"
+        )
+    action, location, inventory, target = entry
+    if not isinstance(action, str) or not isinstance(location, str):
+        raise StateError(f"failed action {entry!r}: action and location must be strings")
+    if inventory is not None and not isinstance(inventory, str):
+        raise StateError(f"failed action {action!r}: inventory must be a string or None, got {inventory!r}")
+    if not isinstance(target, Mapping):
+        raise StateError(f"failed action {action!r}: receptacle state must be an object, got {target!r}")
+    location = _location_in(location)
+    name = action_target(action) or ""
+    return FailedAction(
+        action=action,
+        agent_location=location,
+        inventory=_inventory_in(inventory),
+        target_state=_receptacle_in(name, target, location).to_dict() if target else None,
+    )
+
+
 __all__ = [
     "CLOSED_AT_START",
+    "IMPLEMENT",
+    "REFERENCE",
     "REFERENCE_MIDDLE_OF_ROOM",
+    "check_dialect",
+    "conditions_from_reference",
+    "conditions_to_reference",
     "from_reference",
     "python_literal",
     "reference_text",

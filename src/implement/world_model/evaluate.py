@@ -199,13 +199,24 @@ async def evaluate_world_model(
     }
     if metaicl:
         report["search_rank_metaicl"] = avg(ranks["model_metaicl"])
+    return {**report, **_model_facts(model)}
+
+
+def _model_facts(model: WorldModel) -> dict[str, Any]:
+    """What a model keeps of its own calls: stats (dropped samples in plain sight), dialect, usage."""
+    facts: dict[str, Any] = {}
     stats = getattr(model, "stats", None)
     if stats is not None:
-        report["model_stats"] = stats.to_dict() if hasattr(stats, "to_dict") else dict(stats)
+        facts["model_stats"] = stats.to_dict() if hasattr(stats, "to_dict") else dict(stats)
+        if "dropped_samples" in facts["model_stats"]:  # unparseable predictions
+            facts["dropped_samples"] = facts["model_stats"]["dropped_samples"]
+    dialect = getattr(model, "dialect", None)
+    if dialect is not None:
+        facts["dialect"] = dialect  # the state conventions its prompts and answers use
     usage = getattr(model, "usage", None)
     if usage is not None:
-        report["llm_usage"] = usage.to_dict()
-    return report
+        facts["llm_usage"] = usage.to_dict()
+    return facts
 
 
 __all__ = ["Transition", "evaluate_world_model", "goal_object_type", "play_transitions"]

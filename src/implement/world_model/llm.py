@@ -27,6 +27,15 @@ or any chat LLM zero-shot: the prompts are the same (`implement.prompts.world_mo
   with `"open": false` (the convention of `SymbolicWorldModel`); the samples' `open` of that
   receptacle is forced back to false and `visited` to true. One request, not a second
   "open X" round trip per sample.
+- `dialect="reference"` (`world_model.dialect`): prompts in the layout of the paper's own
+  code, states and conditions in its conventions, answers read with `from_reference`, no
+  schema sent (its checkpoints answer Python literals). Going to a closed receptacle never
+  visited is then asked as the reference does: the arrival without object lists, then
+  "open X" from that receptacle (object lists only), whose listing is spliced into each
+  arrival sample; an arrival whose opening answer is unusable keeps its own listing.
+- Every prediction completion that holds no state is counted in `stats.dropped_samples`
+  (beside `parse_failures`, which counts perception answers too); reports show it
+  (`implement wm eval`).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from implement.errors import ConfigError
-from implement.llm.base import ChatModel, LLMError, Schema, Usage
+from implement.llm.base import ChatModel, LLMError, Message, Schema, Usage
 from implement.metaicl import Conditions, select_conditions
 from implement.prompts.schemas import state_schema
 from implement.prompts.world_model import perception_messages, prediction_messages
@@ -48,6 +57,7 @@ from implement.world_model.base import (
     is_information_gathering,
     visible_receptacles,
 )
+from implement.world_model.dialect import IMPLEMENT, REFERENCE, check_dialect, from_reference
 from implement.world_model.parsing import StateParseError, parse_state
 from implement.world_model.perception import update_state
 
@@ -64,6 +74,7 @@ class WorldModelStats:
     fallbacks: int = 0  # perceptions answered by the text parser instead of the model
     request_errors: int = 0  # requests that failed for good (LLMError)
     empty_predictions: int = 0  # predict calls that returned no state (every sample failed)
+    dropped_samples: int = 0  # prediction completions discarded as unparseable
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,9 +94,11 @@ class LLMWorldModel:
         seed: int = 0,
         max_object_lists: int = 15,
         max_failed_actions: int = 15,
+        dialect: str = IMPLEMENT,
     ) -> None:
         if max_tokens < 1:
             raise ConfigError(f"world_model.max_tokens must be >= 1, got {max_tokens}")
+        self.dialect = check_dialect(dialect)
         self.chat_model = chat_model
         self.name = f"llm:{chat_model.name}"
         self.temperature = temperature
@@ -108,12 +121,18 @@ class LLMWorldModel:
         if visible is None:
             visible = tuple(visible_receptacles(prev, seen.action, seen.observation))
         messages = perception_messages(
-            prev, seen.action, seen.observation, succeeded=seen.success, visible=visible, frame=seen.frame
+            prev,
+            seen.action,
+            seen.observation,
+            succeeded=seen.success,
+            visible=visible,
+            frame=seen.frame,
+            dialect=self.dialect,
         )
         self.stats.requests += 1
         try:
             (completion, *_) = await self.chat_model.chat(
-                messages, n=1, temperature=0.0, max_tokens=self.max_tokens, schema=_schema(prev)
+                messages, n=1, temperature=0.0, max_tokens=self.max_tokens, schema=self._schema(prev)
             )
         except LLMError:
             self.stats.request_errors += 1
@@ -124,7 +143,7 @@ class LLMWorldModel:
             return _parsed(prev, seen)
         self.stats.samples += 1
         try:
-            return parse_state(completion.text)
+            return self._parse(completion.text)
         except StateParseError as exc:
             self.stats.parse_failures += 1
             self.stats.fallbacks += 1
@@ -150,41 +169,83 @@ class LLMWorldModel:
             rng=random.Random(f"{self.seed}:{action}:{state.to_json(sort_keys=True)}"),
         )
         closed = closed_unvisited_target(state, action)
-        messages = prediction_messages(state, action, selected, imagine_opened=closed)
+        if self.dialect == REFERENCE:  # its layout has no note: the opening is a second request
+            shown = replace(selected, object_lists={}) if closed is not None else selected
+            messages = prediction_messages(state, action, shown, dialect=REFERENCE)
+        else:
+            messages = prediction_messages(state, action, selected, imagine_opened=closed)
+        texts = await self._sample(messages, samples, temperature, state)
+        predicted = [sample for sample in self._read_samples(texts, action) if sample is not None]
+        if closed is not None and self.dialect == REFERENCE and predicted:
+            predicted = await self._splice_opened(predicted, state, closed, selected, temperature)
+        if not predicted:
+            self.stats.empty_predictions += 1
+            logger.warning("no usable prediction for %r: all %d samples unparseable", action, len(texts))
+        return [_keep_closed(s, closed) for s in predicted] if closed is not None else predicted
+
+    async def _sample(
+        self, messages: list[Message], n: int, temperature: float, state: SymbolicState
+    ) -> list[str]:
+        """The texts of `n` completions of one request (counted; a failed request raises)."""
         self.stats.requests += 1
         try:
             completions = await self.chat_model.chat(
-                messages,
-                n=samples,
-                temperature=temperature,
-                top_p=self.top_p,
-                max_tokens=self.max_tokens,
-                schema=_schema(state),
-            )
+                messages, n=n, temperature=temperature, top_p=self.top_p, max_tokens=self.max_tokens,
+                schema=self._schema(state),
+            )  # fmt: skip
         except LLMError:
             self.stats.request_errors += 1
             raise
         self.stats.samples += len(completions)
-        predicted = []
-        for completion in completions:
+        return [completion.text for completion in completions]
+
+    def _read_samples(self, texts: list[str], action: str) -> list[SymbolicState | None]:
+        """The state each text holds; None for those that hold none (dropped and counted)."""
+        states: list[SymbolicState | None] = []
+        for text in texts:
             try:
-                sample = parse_state(completion.text)
+                states.append(self._parse(text))
             except StateParseError as exc:
                 self.stats.parse_failures += 1
+                self.stats.dropped_samples += 1
                 logger.debug("prediction sample for %r dropped: %s", action, exc)
-                continue
-            predicted.append(_keep_closed(sample, closed) if closed is not None else sample)
-        if not predicted:
-            self.stats.empty_predictions += 1
-            logger.warning(
-                "no usable prediction for %r: all %d samples unparseable", action, len(completions)
-            )
-        return predicted
+                states.append(None)
+        return states
 
+    async def _splice_opened(
+        self,
+        arrivals: list[SymbolicState],
+        state: SymbolicState,
+        receptacle: str,
+        selected: Conditions,
+        temperature: float,
+    ) -> list[SymbolicState]:
+        """The reference's "open X" from X, one sample per arrival, its listing of X put into it."""
+        there = replace(state, agent_location=receptacle)
+        opening = f"open {receptacle}"
+        shown = Conditions(object_lists=selected.object_lists)
+        messages = prediction_messages(there, opening, shown, dialect=REFERENCE)
+        opened = self._read_samples(await self._sample(messages, len(arrivals), temperature, there), opening)
+        spliced = []
+        for i, arrival in enumerate(arrivals):
+            inside = opened[i] if i < len(opened) else None  # fewer completions than asked for
+            if inside is not None:
+                listing = replace(
+                    arrival.receptacle(receptacle), objects=inside.receptacle(receptacle).objects
+                )
+                arrival = replace(arrival, world_state={**arrival.world_state, receptacle: listing})
+            spliced.append(arrival)
+        return spliced
 
-def _schema(state: SymbolicState) -> Schema | None:
-    """The answer's schema: a state over the receptacles `state` knows (none before any is known)."""
-    return state_schema(list(state.world_state)) if state.world_state else None
+    def _parse(self, text: str) -> SymbolicState:
+        return from_reference(text) if self.dialect == REFERENCE else parse_state(text)
+
+    def _schema(self, state: SymbolicState) -> Schema | None:
+        """The answer's schema: a state over the receptacles `state` knows (none before any is
+        known, nor in the reference's dialect, whose answers are Python literals)."""
+        if self.dialect == REFERENCE or not state.world_state:
+            return None
+        return state_schema(list(state.world_state))
 
 
 def _parsed(prev: SymbolicState, seen: Perceived) -> SymbolicState:

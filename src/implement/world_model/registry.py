@@ -9,7 +9,8 @@ from implement.world_model.base import WorldModel
 
 
 def make_world_model(spec: str, config: Config) -> WorldModel:
-    """`symbolic` / `symbolic:PATH`: the learned symbolic model; anything else: an LLM spec."""
+    """`symbolic` / `symbolic:PATH`: the learned symbolic model; anything else: an LLM spec
+    (speaking `config.world_model.dialect`)."""
     if spec == "symbolic" or spec.startswith("symbolic:"):
         from implement.world_model.symbolic import SymbolicWorldModel
 
@@ -26,4 +27,5 @@ def make_world_model(spec: str, config: Config) -> WorldModel:
         max_tokens=config.world_model.max_tokens,
         max_object_lists=config.world_model.max_object_lists,
         max_failed_actions=config.world_model.max_failed_actions,
+        dialect=config.world_model.dialect,
     )
