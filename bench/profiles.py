@@ -4,7 +4,7 @@ Cells, each one run directory `OUT/<cell>` played by the library's runner (rerun
 
 - the embedded path (the LLM-free planner and the symbolic world model) on valid_seen:
   `implement` (the default profile), `paper`, the default with `--no-imagination`, with
-  `--no-metaicl`, with both, and with `--rollout-depth 2`;
+  `--no-metaicl`, with both, and with `--rollout-depth 2` (trial 1 only);
 - the scripted policy (`examples/scripted_policy.json`: canned answers, no model) as the policy
   of `implement`: default against `paper`, which adds a final call and LLM-written beliefs;
 - SmolLM2-135M-Instruct (`local:smollm2-135m`, llama.cpp in process, no cache) as the policy of
@@ -20,8 +20,9 @@ and steps; what remains of the profile is the algorithm. The LLM cells play a se
 
 Columns: SR@1 and SR@k (k = the trials), steps ÷ walkthrough of the won episodes in trial 1 and in
 the last trial, policy rounds and imagined actions per step, LLM calls and tokens per step, the
-agent's seconds per step, and the share of trial-1 episodes whose actions are exactly those of
-the `implement` cell of the same path (1: the setting changed nothing the agent did).
+agent's seconds per step, the share of steps whose action was a recorded fallback, and the share
+of trial-1 episodes whose actions are exactly those of the `implement` cell of the same path (1:
+the setting changed nothing the agent did).
 
     python bench/profiles.py [--trials 3] [--games N] [--llm-games 2] [--llm-trials 1] [--llm-steps 4]
         [--llm-max-tokens 128]
@@ -56,7 +57,11 @@ CELLS: dict[str, dict[str, tuple[str, dict[str, tuple[str, Any]]]]] = {
             "implement",
             {"--imagination": ("policy.imagination", False), "--metaicl": ("policy.metaicl", False)},
         ),
-        "rollout-depth-2": ("implement", {"--rollout-depth": ("policy.rollout_depth", 2)}),
+        # trial 1 only: what it shows (the same actions, more seconds) needs no more, and it is slow
+        "rollout-depth-2": (
+            "implement",
+            {"--rollout-depth": ("policy.rollout_depth", 2), "--trials": ("evaluation.trials", 1)},
+        ),
     },
     "scripted": {"implement": ("implement", {}), "paper": ("paper", {})},
     "smollm2": {"implement": ("implement", {}), "paper": ("paper", {})},
@@ -121,6 +126,7 @@ def row(path: str, cell: str, run_dir: Path, baseline: Path) -> dict[str, Any]:
         "llm_calls_per_step": per_step(usage.get("llm_calls", 0)),
         "tokens_per_step": per_step(usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)),
         "seconds_per_step": per_step(usage.get("seconds", 0)),
+        "fallback_rate": per_step(sum(d.get("fallback") is not None for d in details)),
         "same_actions": round(sum(same) / len(same), 3) if same else None,
         "errors": summary["errors"],
     }  # fmt: skip
@@ -131,7 +137,8 @@ _COLUMNS = (
     ("steps ÷ walkthrough, trial 1", "ratio_first"), ("… last trial", "ratio_last"),
     ("rounds/step", "rounds_per_step"), ("imagined/step", "imagined_per_step"),
     ("LLM calls/step", "llm_calls_per_step"), ("tokens/step", "tokens_per_step"),
-    ("s/step", "seconds_per_step"), ("same actions as implement (trial 1)", "same_actions"),
+    ("s/step", "seconds_per_step"), ("fallback steps", "fallback_rate"),
+    ("same actions as implement (trial 1)", "same_actions"),
     ("errors", "errors"),
 )  # fmt: skip
 
