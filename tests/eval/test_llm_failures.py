@@ -59,7 +59,7 @@ class WalkthroughPolicy:
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
-        schema: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None, top_p: float = 1.0,
     ) -> list[Completion]:  # fmt: skip
         self.requests += 1
         if self._stop is not None and self.requests >= self._stop[0]:

@@ -42,7 +42,7 @@ class SchemaEcho:
 
     async def chat(
         self, messages: list[Message], *, n: int = 1, temperature: float = 0.0, max_tokens: int = 512,
-        schema: Schema | None = None,
+        schema: Schema | None = None, top_p: float = 1.0,
     ) -> list[Completion]:  # fmt: skip
         self.schemas.append(schema)
         self.usage.record(completions=n)
