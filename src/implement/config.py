@@ -34,6 +34,7 @@ else:  # pragma: no cover
 
 STRUCTURED_MODES = ("auto", "on", "off")
 DIALECTS = ("implement", "reference")  # state conventions: ours (JSON), the paper's code's (Python literals)
+WM_FORMATS = ("state", "diff")  # what a world model answers: the whole next state, or what changes
 
 # Each bound's words and its test (`value OP bound` holds for an allowed value).
 _BOUNDS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
@@ -150,6 +151,7 @@ class WorldModelConfig(_Section):
         True, "predict actions that gather no information once, greedily (paper: sampled)"
     )
     dialect: str = _f("implement", "state conventions read and written", choices=DIALECTS)
+    format: str = _f("state", "answers: the whole next state (paper), or what changes", choices=WM_FORMATS)
     max_tokens: int = _f(2048, "completion tokens per world-model answer (a full state)", ge=1)
     max_object_lists: int = _f(15, "MetaICL condition 1: object lists shown at most (paper: 15)", ge=0)
     max_failed_actions: int = _f(15, "MetaICL condition 2: failed actions shown at most (paper: 15)", ge=0)
