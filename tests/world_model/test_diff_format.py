@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ from implement.world_model.llm import LLMWorldModel
 from implement.world_model.registry import make_world_model
 
 pytestmark = pytest.mark.timeout(300)
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 START = SymbolicState(
     agent_location="middle of room",
@@ -233,3 +236,17 @@ def test_curate_in_the_diff_format_writes_diff_answers(prepared: Path, tmp_path:
         assert imagined.agent_location == after.agent_location and imagined.inventory == after.inventory
     with pytest.raises(ConfigError, match="the reference dialect has no diff format"):
         curate([prepared / SAMPLES_FILE], tmp_path / "ref", dialect="reference", format="diff")
+
+
+def test_curate_cli_takes_the_format(cli: Cli, prepared: Path, tmp_path: Path) -> None:
+    samples, out = prepared / SAMPLES_FILE, tmp_path / "curated"
+    result = cli("curate", "--input", str(samples), "--out", str(out), "--format", "diff", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["format"] == "diff"
+    first = read_jsonl(out / PERCEPTION_FILE)[0]["messages"]
+    assert first[0]["content"] == DIFF_SYSTEM_TEXT
+    assert json.loads(first[-1]["content"]).keys() <= {"agent_location", "inventory", "world_state"}
+    refused = cli(
+        "curate", "--input", str(samples), "--out", str(out), "--format", "diff", "--dialect", "reference"
+    )
+    assert refused.returncode != 0 and "the reference dialect has no diff format" in refused.stderr
