@@ -16,6 +16,8 @@ The state is the paper's JSON dict, kept exactly (its prompts and checkpoints ex
   safe, in ALFWorld's data the only openable types).
 
 How ALFWorld's text observations update the state: `implement.world_model.perception`.
+Two diffs: `diff_states` (each change as from/to, for reading beliefs) and the compact one a
+world model may answer (`state_diff` / `apply_diff`: only the new values of what changes).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
 
 from implement.errors import ImplementError
@@ -229,3 +231,63 @@ def diff_states(a: SymbolicState, b: SymbolicState) -> dict[str, Any]:
     if world:
         diff["world_state"] = world
     return diff
+
+
+# The compact diff: the new values of what changed, each changed receptacle whole.
+#   {"agent_location": "fridge 1", "world_state": {"fridge 1": {"visited": true, "open": true,
+#    "objects": ["egg 1"]}}}; {} = nothing changes. Keys left out keep their value.
+DIFF_KEYS = ("agent_location", "inventory", "world_state")
+RECEPTACLE_KEYS = ("visited", "open", "objects")
+
+
+def state_diff(a: SymbolicState, b: SymbolicState) -> dict[str, Any]:
+    """The compact diff that turns `a` into `b` (`apply_diff(a, state_diff(a, b)) == b`).
+
+    A diff can add receptacles but not remove one: a `b` lacking one of `a`'s is a `StateError`.
+    """
+    lost = [name for name in a.world_state if name not in b.world_state]
+    if lost:
+        raise StateError(f"a diff cannot remove receptacles, but {sorted(lost)} are gone")
+    diff: dict[str, Any] = {}
+    if a.agent_location != b.agent_location:
+        diff["agent_location"] = b.agent_location
+    if a.inventory != b.inventory:
+        diff["inventory"] = b.inventory
+    world = {name: r.to_dict() for name, r in b.world_state.items() if a.world_state.get(name) != r}
+    if world:
+        diff["world_state"] = world
+    return diff
+
+
+def apply_diff(state: SymbolicState, diff: Mapping[str, Any]) -> SymbolicState:
+    """`state` with a compact diff applied; `StateError` on unknown keys or bad values.
+
+    A receptacle of the diff may list only some of its fields (the others are kept); one not in
+    `state` (newly seen) starts from `ReceptacleState.unseen`.
+    """
+    if not isinstance(diff, Mapping):
+        raise StateError(f"expected a diff object, got {type(diff).__name__}")
+    unknown = sorted(set(diff) - set(DIFF_KEYS))
+    if unknown:
+        raise StateError(f"diff has unknown keys {unknown}; expected any of {list(DIFF_KEYS)}")
+    changed: dict[str, Any] = {}
+    for key in ("agent_location", "inventory"):
+        if key in diff:
+            if not isinstance(diff[key], str):
+                raise StateError(f"diff {key}: expected a string, got {diff[key]!r}")
+            changed[key] = diff[key]
+    world = diff.get("world_state", {})
+    if not isinstance(world, Mapping):
+        raise StateError(f"diff world_state: expected an object, got {type(world).__name__}")
+    receptacles = dict(state.world_state)
+    for name, change in world.items():
+        if not isinstance(change, Mapping):
+            raise StateError(f"diff world_state[{name!r}]: expected an object, got {type(change).__name__}")
+        unknown = sorted(set(change) - set(RECEPTACLE_KEYS))
+        if unknown:
+            known = list(RECEPTACLE_KEYS)
+            raise StateError(f"diff world_state[{name!r}]: unknown keys {unknown}; expected any of {known}")
+        receptacles[str(name)] = ReceptacleState.from_dict(
+            {**state.receptacle(str(name)).to_dict(), **change}, str(name)
+        )
+    return replace(state, **changed, world_state=receptacles)

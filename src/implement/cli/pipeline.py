@@ -28,6 +28,15 @@ DialectOption = Annotated[
     ),
 ]
 
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="Answers written: state (the whole next state) or diff (what changes; world_model.format).",
+        show_default=WorldModelConfig.format,
+    ),
+]
+
 
 @fails_cleanly
 def collect_cmd(
@@ -105,6 +114,7 @@ def curate_cmd(
         Path | None, typer.Option(help="Folder holding conditions/ (default: each input's folder).")
     ] = None,
     dialect: DialectOption = None,
+    answer_format: FormatOption = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -112,10 +122,12 @@ def curate_cmd(
     from implement.config import load_config
     from implement.data.curate import curate
 
-    cfg = load_config(config, flags={"--dialect": ("world_model.dialect", dialect)})
-    report = curate(input_files, out, data_dir=data_dir, dialect=cfg.world_model.dialect)
+    flags = {"--dialect": ("world_model.dialect", dialect), "--format": ("world_model.format", answer_format)}
+    cfg = load_config(config, flags=flags)
+    wm = cfg.world_model
+    report = curate(input_files, out, data_dir=data_dir, dialect=wm.dialect, format=wm.format)
     report_skips(report.skipped)
-    summary = {**report.to_dict(), "dialect": cfg.world_model.dialect, "out": str(out)}
+    summary = {**report.to_dict(), "dialect": wm.dialect, "format": wm.format, "out": str(out)}
     print_report(summary, "curated samples", as_json)
 
 

@@ -50,6 +50,10 @@ def wm_eval(
         bool, typer.Option(help="Also rank with MetaICL object lists from a previous visit.")
     ] = True,
     seed: Annotated[int, typer.Option(help="Seed of the detours woven into the walkthroughs.")] = 0,
+    answer_format: Annotated[
+        str | None,
+        typer.Option("--format", help="LLM answers: state or diff (world_model.format; default: config)."),
+    ] = None,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
@@ -62,6 +66,7 @@ def wm_eval(
     flags = {
         "--max-tokens": ("world_model.max_tokens", max_tokens),
         "--samples": ("world_model.mc_samples", samples),
+        "--format": ("world_model.format", answer_format),
     }
     cfg = load_config(config, flags=flags)
     games = find_games(split)[:limit]

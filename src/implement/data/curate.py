@@ -17,7 +17,9 @@ Samples prepared in either dialect are read (the reference's carry `old_state`/`
 and their conditions inline). `dialect="reference"` writes the conversations the
 reference-dialect world model sends and expects back (its prompt layout, its states as
 answers); going to a closed receptacle is then trained as the reference does: the arrival
-as it is, without object lists (opening it is a sample of its own).
+as it is, without object lists (opening it is a sample of its own). `format="diff"`
+(`world_model.format`, our dialect only) writes the diff prompts and answers with the compact
+diff from the state before (`implement.state.state_diff`), as `LLMWorldModel` then reads them.
 """
 
 from __future__ import annotations
@@ -32,13 +34,19 @@ from implement.errors import DataError
 from implement.jsonl import read_jsonl, write_line
 from implement.llm.base import Message
 from implement.metaicl import Conditions, read_conditions
-from implement.prompts.world_model import answer_message, perception_messages, prediction_messages
+from implement.prompts.world_model import (
+    DIFF,
+    STATE,
+    answer_message,
+    check_format,
+    perception_messages,
+    prediction_messages,
+)
 from implement.state import ReceptacleState, StateError, SymbolicState
 from implement.world_model.base import closed_unvisited_target
 from implement.world_model.dialect import (
     IMPLEMENT,
     REFERENCE,
-    check_dialect,
     conditions_from_reference,
     from_reference,
 )
@@ -78,7 +86,9 @@ def _normalized(sample: dict[str, Any], conditions: Conditions) -> tuple[dict[st
     return ours, conditions_from_reference(sample["condition_1"], sample["condition_2"])
 
 
-def perception_conversation(sample: dict[str, Any], *, dialect: str = IMPLEMENT) -> list[Message]:
+def perception_conversation(
+    sample: dict[str, Any], *, dialect: str = IMPLEMENT, format: str = STATE
+) -> list[Message]:
     before, after = _states(sample)
     messages = perception_messages(
         before,
@@ -87,18 +97,19 @@ def perception_conversation(sample: dict[str, Any], *, dialect: str = IMPLEMENT)
         succeeded=bool(sample["success"]),
         visible=sample.get("visible_receptacles", []),
         dialect=dialect,
+        format=format,
     )
-    return [*messages, answer_message(after, dialect=dialect)]
+    return [*messages, answer_message(after, dialect=dialect, diff_from=before if format == DIFF else None)]
 
 
 def prediction_conversation(
-    sample: dict[str, Any], shown: Conditions, *, dialect: str = IMPLEMENT
+    sample: dict[str, Any], shown: Conditions, *, dialect: str = IMPLEMENT, format: str = STATE
 ) -> list[Message]:
     """The `[PRE]` conversation of a sample showing the conditions `shown`."""
     before, after = _states(sample)
     action = sample["action"]
     closed = closed_unvisited_target(before, action)
-    if check_dialect(dialect) == REFERENCE:
+    if check_format(format, dialect) == STATE and dialect == REFERENCE:
         if closed is not None:
             shown = Conditions(failed_actions=shown.failed_actions)  # as LLMWorldModel asks it
         return [
@@ -109,15 +120,21 @@ def prediction_conversation(
     if closed is not None and target is not None and target.open is False and "hidden_objects" in sample:
         opened = ReceptacleState(visited=True, open=False, objects=tuple(sample["hidden_objects"]))
         after = replace(after, world_state={**after.world_state, closed: opened})
-    return [*prediction_messages(before, action, shown, imagine_opened=closed), answer_message(after)]
+    messages = prediction_messages(before, action, shown, imagine_opened=closed, format=format)
+    return [*messages, answer_message(after, diff_from=before if format == DIFF else None)]
 
 
 def curate(
-    input_files: Sequence[Path], out: Path, *, data_dir: Path | None = None, dialect: str = IMPLEMENT
+    input_files: Sequence[Path],
+    out: Path,
+    *,
+    data_dir: Path | None = None,
+    dialect: str = IMPLEMENT,
+    format: str = STATE,
 ) -> CurateReport:
-    """Conversations in `dialect` from prepared sample files; conditions from
+    """Conversations in `dialect` and `format` from prepared sample files; conditions from
     `data_dir/conditions` (default: the input's folder)."""
-    check_dialect(dialect)
+    check_format(format, dialect)
     report = CurateReport()
     if not input_files:
         raise DataError("no input files given")
@@ -132,8 +149,8 @@ def curate(
                 try:
                     game = sample["game"]
                     ours, shown = _normalized(sample, conditions.get(game, Conditions()))
-                    perception = perception_conversation(ours, dialect=dialect)
-                    prediction = prediction_conversation(ours, shown, dialect=dialect)
+                    perception = perception_conversation(ours, dialect=dialect, format=format)
+                    prediction = prediction_conversation(ours, shown, dialect=dialect, format=format)
                 except (KeyError, IndexError, TypeError, StateError) as exc:
                     report.skipped.append(
                         f"{input_file}: sample {number}: malformed ({type(exc).__name__}: {exc})"

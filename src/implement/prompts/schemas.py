@@ -85,20 +85,21 @@ def react_schema(admissible: Sequence[str], *, may_think: bool) -> Schema:
     return _object({"line": line})
 
 
+def _receptacle(name: str) -> Schema:
+    """One receptacle's record: `open` a boolean where it opens, "N/A" where it does not."""
+    return _object(
+        {
+            "visited": {"type": "boolean"},
+            "open": {"type": "boolean"} if receptacle_type(name) in OPENABLE_TYPES else {"enum": [NA]},
+            "objects": {"type": "array", "items": _NAME, "maxItems": MAX_OBJECTS},
+        }
+    )
+
+
 def state_schema(receptacles: Sequence[str]) -> Schema:
-    """A `[PER]`/`[PRE]` state: the known receptacles as keys, `open` a boolean where the receptacle
-    opens and "N/A" where it does not, objects as names."""
+    """A `[PER]`/`[PRE]` state: the known receptacles as keys, each record as `_receptacle`."""
     names = list(dict.fromkeys(receptacles))
-    world = {
-        name: _object(
-            {
-                "visited": {"type": "boolean"},
-                "open": {"type": "boolean"} if receptacle_type(name) in OPENABLE_TYPES else {"enum": [NA]},
-                "objects": {"type": "array", "items": _NAME, "maxItems": MAX_OBJECTS},
-            }
-        )
-        for name in names
-    }
+    world = {name: _receptacle(name) for name in names}
     return _object(
         {
             "agent_location": _enum([MIDDLE_OF_ROOM, *names]),
@@ -108,4 +109,17 @@ def state_schema(receptacles: Sequence[str]) -> Schema:
     )
 
 
-__all__ = ["MAX_THOUGHT", "VERSION", "policy_schema", "react_schema", "state_schema"]
+def diff_schema(receptacles: Sequence[str]) -> Schema:
+    """A `[PER]`/`[PRE]` answer in the `diff` format (`implement.state.state_diff`): every key
+    optional, a changed receptacle (one of `receptacles`) whole. The one schema here with optional
+    properties: OpenAI's strict mode, which wants all of them required, refuses it (vLLM's and
+    llama.cpp's decoders take it)."""
+    names = list(dict.fromkeys(receptacles))
+    world = {**_object({name: _receptacle(name) for name in names}), "required": []}
+    top = _object(
+        {"agent_location": _enum([MIDDLE_OF_ROOM, *names]), "inventory": _NAME, "world_state": world}
+    )
+    return {**top, "required": []}
+
+
+__all__ = ["MAX_THOUGHT", "VERSION", "diff_schema", "policy_schema", "react_schema", "state_schema"]

@@ -3,9 +3,11 @@
 The first line of the user prompt is the mode tag: `[PER]` (perception: the new state
 from what the environment answered) or `[PRE]` (prediction: the imagined next state).
 Both modes share one system text that defines the symbolic state format, and both answer
-with the state as one JSON object. These functions are the single source of the world
-model's prompt text: `LLMWorldModel` sends them and the curate step builds training data
-from them, so a change here is a change of `VERSION`.
+with the state as one JSON object. `format="diff"` (`world_model.format`) asks both modes for
+the compact diff instead (`implement.state.state_diff`: only what the action changes), under a
+shorter system text; the state the prompt shows is the same. These functions are the single
+source of the world model's prompt text: `LLMWorldModel` sends them and the curate step builds
+training data from them, so a change here is a change of `VERSION`.
 
 `dialect="reference"` writes the layout of the paper's own code instead (for a checkpoint
 trained on its curated data): the tag, a description of the state, then `name: value`
@@ -22,9 +24,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from implement.errors import ConfigError
 from implement.llm.base import Message
 from implement.metaicl import Conditions
-from implement.state import SymbolicState
+from implement.state import SymbolicState, state_diff
 from implement.world_model.dialect import (
     IMPLEMENT,
     REFERENCE,
@@ -33,7 +36,8 @@ from implement.world_model.dialect import (
     reference_text,
 )
 
-VERSION = "wm-2"
+VERSION = "wm-3"
+STATE, DIFF = "state", "diff"  # the values of `world_model.format`
 PER_TAG = "[PER]"
 PRE_TAG = "[PRE]"
 
@@ -59,6 +63,22 @@ keeps its suffixes wherever it goes, the inventory included.
 
 Answer with the JSON object only: double quotes, true/false, no comments and no other text."""
 
+DIFF_SYSTEM_TEXT = """\
+You are the world model of an agent in a household environment (ALFWorld). Its symbolic state \
+is a JSON object: {"agent_location": "<receptacle>", "inventory": "<object>", "world_state": \
+{"<receptacle>": {"visited": <bool>, "open": <bool or "N/A">, "objects": ["<object>", ...]}}}
+- agent_location: where the agent last went ("middle of room" before its first move); \
+inventory: the object it holds, or "nothing".
+- visited: true once the agent has been there or seen inside; open: true/false for cabinet, \
+drawer, fridge, microwave, safe, "N/A" for the others; objects: what is known to be in or on it.
+- Object states are name suffixes, in this order: (hot) or (cool), (clean), (sliced), (on); \
+e.g. "mug 2(cool)(clean)".
+
+Answer with only what the action changes, as one JSON object: agent_location and inventory if \
+they change, and under world_state each changed receptacle with its visited, open and objects. \
+Leave out what stays the same: {} when nothing changes (a failed action, "Nothing happens."). \
+Double quotes, true/false, no other text."""
+
 _PER_TASK = """\
 Perception. The agent took an action and the environment answered. Update the state with \
 what the answer shows and give the new state."""
@@ -67,6 +87,12 @@ _PRE_TASK = """\
 Prediction. Imagine the agent takes the action below from the current state, and give the \
 state that would follow. Where the outcome is unknown (a receptacle never seen inside), \
 imagine contents that are plausible for that receptacle in this room."""
+
+_PER_TASK_DIFF = "Perception. The agent took an action and the environment answered: what changed?"
+
+_PRE_TASK_DIFF = """\
+Prediction. Imagine the agent takes the action below: what would change? Where the outcome is \
+unknown (a receptacle never seen inside), imagine plausible contents for this room."""
 
 _OPENABLE_NOTE = """\
 Note: {receptacle} is closed and was never opened. Arriving there shows only that it is \
@@ -80,6 +106,15 @@ _FAILED_HEAD = "Condition 2, actions that failed, with their context:"
 
 def _state_json(state: SymbolicState) -> str:
     return state.to_json()
+
+
+def check_format(format: str, dialect: str = IMPLEMENT) -> str:
+    """`format` if it is one of ours and `dialect` writes it; `ConfigError` otherwise."""
+    if format not in (STATE, DIFF):
+        raise ConfigError(f"unknown world-model format {format!r}; expected {STATE!r} or {DIFF!r}")
+    if check_dialect(dialect) == REFERENCE and format == DIFF:
+        raise ConfigError('the reference dialect has no diff format; use world_model.format = "state"')
+    return format
 
 
 def format_conditions(conditions: Conditions | None) -> str:
@@ -120,18 +155,20 @@ def perception_messages(
     visible: Sequence[str] = (),
     frame: str | None = None,
     dialect: str = IMPLEMENT,
+    format: str = STATE,
 ) -> list[Message]:
-    """A `[PER]` request: the state after `action`, given the environment's answer.
+    """A `[PER]` request: the state after `action` (`format="diff"`: what changed), given the
+    environment's answer.
 
     `frame` is an image URL (http(s) or a `data:image/...;base64,` URL) of the new view;
     with one, the observation text may be empty and the frame is sent as an image part.
     `visible` names the other receptacles the agent can see.
     """
-    if check_dialect(dialect) == REFERENCE:
+    if check_format(format, dialect) == STATE and dialect == REFERENCE:
         return _reference_perception(prev, action, observation, succeeded, visible, frame)
     lines = [
         PER_TAG,
-        _PER_TASK,
+        _PER_TASK_DIFF if format == DIFF else _PER_TASK,
         f"Action: {action}",
         f"Succeeded: {'yes' if succeeded else 'no'}",
         f"State before the action: {_state_json(prev)}",
@@ -141,8 +178,8 @@ def perception_messages(
     if frame is not None:
         lines.append("Observation: the attached image shows the view after the action.")
     lines.append(f"Other receptacles visible: {', '.join(visible) if visible else 'none'}")
-    lines.append("New state:")
-    return [{"role": "system", "content": SYSTEM_TEXT}, _user("\n".join(lines), frame)]
+    lines.append("Changes:" if format == DIFF else "New state:")
+    return [_system(format), _user("\n".join(lines), frame)]
 
 
 def prediction_messages(
@@ -152,29 +189,42 @@ def prediction_messages(
     *,
     imagine_opened: str | None = None,
     dialect: str = IMPLEMENT,
+    format: str = STATE,
 ) -> list[Message]:
-    """A `[PRE]` request: the imagined state after `action`.
+    """A `[PRE]` request: the imagined state after `action` (`format="diff"`: what would change).
 
     `conditions` are the MetaICL conditions already selected for this action.
     `imagine_opened` names a closed, never opened receptacle the action goes to: the
     prediction then also imagines what opening it would show (listed, with open false).
     The reference's layout has no such note (it asks "open X" in a second request).
     """
-    if check_dialect(dialect) == REFERENCE:
+    if check_format(format, dialect) == STATE and dialect == REFERENCE:
         return _reference_prediction(state, action, conditions)
-    lines = [PRE_TAG, _PRE_TASK, f"Action: {action}", f"Current state: {_state_json(state)}"]
+    task = _PRE_TASK_DIFF if format == DIFF else _PRE_TASK
+    lines = [PRE_TAG, task, f"Action: {action}", f"Current state: {_state_json(state)}"]
     text = format_conditions(conditions)
     if text:
         lines.append(text)
     if imagine_opened is not None:
         lines.append(_OPENABLE_NOTE.format(receptacle=imagine_opened))
-    lines.append("Next state:")
-    return [{"role": "system", "content": SYSTEM_TEXT}, {"role": "user", "content": "\n".join(lines)}]
+    lines.append("Changes:" if format == DIFF else "Next state:")
+    return [_system(format), {"role": "user", "content": "\n".join(lines)}]
 
 
-def answer_message(state: SymbolicState, *, dialect: str = IMPLEMENT) -> Message:
-    """The assistant turn that answers either mode (for training data)."""
-    text = reference_text(state) if check_dialect(dialect) == REFERENCE else _state_json(state)
+def _system(format: str) -> Message:
+    return {"role": "system", "content": DIFF_SYSTEM_TEXT if format == DIFF else SYSTEM_TEXT}
+
+
+def answer_message(
+    state: SymbolicState, *, dialect: str = IMPLEMENT, diff_from: SymbolicState | None = None
+) -> Message:
+    """The assistant turn that answers either mode (for training data): `state`, or with
+    `diff_from` (the `diff` format) the compact diff from that state to `state`."""
+    if diff_from is not None:
+        check_format(DIFF, dialect)
+        text = json.dumps(state_diff(diff_from, state))
+    else:
+        text = reference_text(state) if check_dialect(dialect) == REFERENCE else _state_json(state)
     return {"role": "assistant", "content": text}
 
 

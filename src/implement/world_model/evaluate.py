@@ -15,6 +15,10 @@ a receptacle's unseen contents comes from the engine's facts. Reported:
   goal's object type, the rank of the first one that really holds it (1 = oracle),
   beside the uniform order's expected rank; without conditions, and with MetaICL
   object lists from a previous visit of every receptacle.
+
+Every score compares states: a model answering diffs (`world_model.format = "diff"`) returns
+the diff applied to the given state, so both formats are scored the same way, on the next
+state; the report names the format.
 """
 
 from __future__ import annotations
@@ -203,7 +207,8 @@ async def evaluate_world_model(
 
 
 def _model_facts(model: WorldModel) -> dict[str, Any]:
-    """What a model keeps of its own calls: stats (dropped samples in plain sight), dialect, usage."""
+    """What a model keeps of its own calls: stats (dropped samples in plain sight), dialect, answer
+    format, usage."""
     facts: dict[str, Any] = {}
     stats = getattr(model, "stats", None)
     if stats is not None:
@@ -213,6 +218,9 @@ def _model_facts(model: WorldModel) -> dict[str, Any]:
     dialect = getattr(model, "dialect", None)
     if dialect is not None:
         facts["dialect"] = dialect  # the state conventions its prompts and answers use
+    answer_format = getattr(model, "format", None)
+    if answer_format is not None:
+        facts["format"] = answer_format  # whole next states or diffs
     usage = getattr(model, "usage", None)
     if usage is not None:
         facts["llm_usage"] = usage.to_dict()

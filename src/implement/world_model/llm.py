@@ -33,6 +33,12 @@ or any chat LLM zero-shot: the prompts are the same (`implement.prompts.world_mo
   visited is then asked as the reference does: the arrival without object lists, then
   "open X" from that receptacle (object lists only), whose listing is spliced into each
   arrival sample; an arrival whose opening answer is unusable keeps its own listing.
+- `format="diff"` (`world_model.format`): both modes answer the compact diff
+  (`implement.state.state_diff`, schema `diff_schema`), applied to the state the prompt gave;
+  an answer holding no valid diff is a parse failure as above (dropped, or the text parser for
+  `[PER]`). Perception uses the diff too: one answer convention per model (a checkpoint
+  curated in `diff` learns one), and `[PER]` runs every step, so it saves as much as `[PRE]`.
+  The reference dialect has no diff format (`ConfigError`).
 - Every prediction completion that holds no state is counted in `stats.dropped_samples`
   (beside `parse_failures`, which counts perception answers too); reports show it
   (`implement wm eval`).
@@ -48,9 +54,9 @@ from typing import Any
 from implement.errors import ConfigError
 from implement.llm.base import ChatModel, LLMError, Message, Schema, Usage
 from implement.metaicl import Conditions, select_conditions
-from implement.prompts.schemas import state_schema
-from implement.prompts.world_model import perception_messages, prediction_messages
-from implement.state import ReceptacleState, SymbolicState
+from implement.prompts.schemas import diff_schema, state_schema
+from implement.prompts.world_model import DIFF, STATE, check_format, perception_messages, prediction_messages
+from implement.state import ReceptacleState, StateError, SymbolicState, apply_diff
 from implement.world_model.base import (
     Perceived,
     closed_unvisited_target,
@@ -58,7 +64,7 @@ from implement.world_model.base import (
     visible_receptacles,
 )
 from implement.world_model.dialect import IMPLEMENT, REFERENCE, check_dialect, from_reference
-from implement.world_model.parsing import StateParseError, parse_state
+from implement.world_model.parsing import StateParseError, excerpt, json_objects, parse_state
 from implement.world_model.perception import update_state
 
 logger = logging.getLogger(__name__)
@@ -95,10 +101,12 @@ class LLMWorldModel:
         max_object_lists: int = 15,
         max_failed_actions: int = 15,
         dialect: str = IMPLEMENT,
+        format: str = STATE,
     ) -> None:
         if max_tokens < 1:
             raise ConfigError(f"world_model.max_tokens must be >= 1, got {max_tokens}")
         self.dialect = check_dialect(dialect)
+        self.format = check_format(format, dialect)
         self.chat_model = chat_model
         self.name = f"llm:{chat_model.name}"
         self.temperature = temperature
@@ -128,6 +136,7 @@ class LLMWorldModel:
             visible=visible,
             frame=seen.frame,
             dialect=self.dialect,
+            format=self.format,
         )
         self.stats.requests += 1
         try:
@@ -143,7 +152,7 @@ class LLMWorldModel:
             return _parsed(prev, seen)
         self.stats.samples += 1
         try:
-            return self._parse(completion.text)
+            return self._parse(completion.text, prev)
         except StateParseError as exc:
             self.stats.parse_failures += 1
             self.stats.fallbacks += 1
@@ -173,9 +182,9 @@ class LLMWorldModel:
             shown = replace(selected, object_lists={}) if closed is not None else selected
             messages = prediction_messages(state, action, shown, dialect=REFERENCE)
         else:
-            messages = prediction_messages(state, action, selected, imagine_opened=closed)
+            messages = prediction_messages(state, action, selected, imagine_opened=closed, format=self.format)
         texts = await self._sample(messages, samples, temperature, state)
-        predicted = [sample for sample in self._read_samples(texts, action) if sample is not None]
+        predicted = [sample for sample in self._read_samples(texts, action, state) if sample is not None]
         if closed is not None and self.dialect == REFERENCE and predicted:
             predicted = await self._splice_opened(predicted, state, closed, selected, temperature)
         if not predicted:
@@ -199,12 +208,15 @@ class LLMWorldModel:
         self.stats.samples += len(completions)
         return [completion.text for completion in completions]
 
-    def _read_samples(self, texts: list[str], action: str) -> list[SymbolicState | None]:
-        """The state each text holds; None for those that hold none (dropped and counted)."""
+    def _read_samples(
+        self, texts: list[str], action: str, given: SymbolicState
+    ) -> list[SymbolicState | None]:
+        """The state each text holds (a diff: applied to `given`); None for those that hold none
+        (dropped and counted)."""
         states: list[SymbolicState | None] = []
         for text in texts:
             try:
-                states.append(self._parse(text))
+                states.append(self._parse(text, given))
             except StateParseError as exc:
                 self.stats.parse_failures += 1
                 self.stats.dropped_samples += 1
@@ -225,7 +237,8 @@ class LLMWorldModel:
         opening = f"open {receptacle}"
         shown = Conditions(object_lists=selected.object_lists)
         messages = prediction_messages(there, opening, shown, dialect=REFERENCE)
-        opened = self._read_samples(await self._sample(messages, len(arrivals), temperature, there), opening)
+        texts = await self._sample(messages, len(arrivals), temperature, there)
+        opened = self._read_samples(texts, opening, there)
         spliced = []
         for i, arrival in enumerate(arrivals):
             inside = opened[i] if i < len(opened) else None  # fewer completions than asked for
@@ -237,15 +250,31 @@ class LLMWorldModel:
             spliced.append(arrival)
         return spliced
 
-    def _parse(self, text: str) -> SymbolicState:
+    def _parse(self, text: str, given: SymbolicState) -> SymbolicState:
+        """The state an answer holds: a diff applied to `given` (`diff`), else a whole state."""
+        if self.format == DIFF:
+            return parse_diff(text, given)
         return from_reference(text) if self.dialect == REFERENCE else parse_state(text)
 
     def _schema(self, state: SymbolicState) -> Schema | None:
-        """The answer's schema: a state over the receptacles `state` knows (none before any is
-        known, nor in the reference's dialect, whose answers are Python literals)."""
+        """The answer's schema: a state (or diff) over the receptacles `state` knows (none before
+        any is known, nor in the reference's dialect, whose answers are Python literals)."""
         if self.dialect == REFERENCE or not state.world_state:
             return None
-        return state_schema(list(state.world_state))
+        schema = diff_schema if self.format == DIFF else state_schema
+        return schema(list(state.world_state))
+
+
+def parse_diff(text: str, state: SymbolicState) -> SymbolicState:
+    """`state` with the compact diff a model answer holds applied; `StateParseError` if none is valid."""
+    problems: list[str] = []
+    for data in json_objects(text):
+        try:
+            return apply_diff(state, data)
+        except StateError as exc:
+            problems.append(str(exc))
+    why = f"; the closest object was invalid: {problems[0]}" if problems else ""
+    raise StateParseError(f"no valid diff JSON in the model answer {excerpt(text)!r}{why}")
 
 
 def _parsed(prev: SymbolicState, seen: Perceived) -> SymbolicState:

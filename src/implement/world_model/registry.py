@@ -10,7 +10,7 @@ from implement.world_model.base import WorldModel
 
 def make_world_model(spec: str, config: Config) -> WorldModel:
     """`symbolic` / `symbolic:PATH`: the learned symbolic model; anything else: an LLM spec
-    (speaking `config.world_model.dialect`)."""
+    (speaking `config.world_model.dialect`, answering in `config.world_model.format`)."""
     if spec == "symbolic" or spec.startswith("symbolic:"):
         from implement.world_model.symbolic import SymbolicWorldModel
 
@@ -28,4 +28,5 @@ def make_world_model(spec: str, config: Config) -> WorldModel:
         max_object_lists=config.world_model.max_object_lists,
         max_failed_actions=config.world_model.max_failed_actions,
         dialect=config.world_model.dialect,
+        format=config.world_model.format,
     )
