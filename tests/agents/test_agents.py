@@ -18,9 +18,9 @@ from implement.agents.belief import exact_belief
 from implement.agents.goals import GoalParseError, parse_goal
 from implement.agents.implement import ImplementAgent
 from implement.agents.planner import PlannerPolicy
-from implement.agents.rollout import default_counts, goal_progress
+from implement.agents.rollout import goal_progress
 from implement.config import Config
-from implement.envs.admissible import derive_admissible_commands
+from implement.envs.admissible import derive_admissible_commands, type_facts
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import TASK_TYPES, Game, read_walkthrough
 from implement.eval.runner import evaluate
@@ -247,7 +247,7 @@ def test_rollouts_admit_every_walkthrough_step(tiny_games: list[Game]) -> None:
         _, obs = env.reset(game)
         state = initial_state(obs.text)
         for action in read_walkthrough(game):
-            assert action in derive_admissible_commands(state, default_counts()), (game.id, action)
+            assert action in derive_admissible_commands(state, type_facts()), (game.id, action)
             obs = env.step(action)
             state = update_state(state, action, obs.text)
 

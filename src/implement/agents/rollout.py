@@ -8,16 +8,12 @@ from 0 to 1). The belief of the action carries the mean score (`lookahead`).
 
 from __future__ import annotations
 
-import functools
-
 from implement.agents.goals import Goal
 from implement.agents.planner import plan_step
-from implement.envs.admissible import derive_admissible_commands
+from implement.envs.admissible import derive_admissible_commands, type_facts
 from implement.metaicl import Conditions
 from implement.state import SymbolicState, object_states, object_type, receptacle_type
 from implement.world_model.base import WorldModel
-from implement.world_model.symbolic import SymbolicWorldModel
-from implement.world_model.symbolic.placements import PlacementCounts
 
 
 def goal_progress(goal: Goal, state: SymbolicState) -> float:
@@ -58,7 +54,7 @@ async def lookahead(
     """`goal_progress` after `depth` imagined planner steps from `state` (one sample each), on the
     commands the imagined state admits (judged with a symbolic world model's fitted counts, or the
     packaged ones)."""
-    counts = world_model.counts if isinstance(world_model, SymbolicWorldModel) else default_counts()
+    counts = type_facts(world_model)
     for _ in range(depth):
         if goal_progress(goal, state) == 1.0:
             break
@@ -70,12 +66,6 @@ async def lookahead(
             break
         state = predicted[0]
     return goal_progress(goal, state)
-
-
-@functools.cache
-def default_counts() -> PlacementCounts:
-    """The packaged symbolic world model's fitted counts (loaded once)."""
-    return SymbolicWorldModel.default().counts
 
 
 __all__ = ["goal_progress", "lookahead"]

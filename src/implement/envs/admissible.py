@@ -22,12 +22,26 @@ in `tests/envs/test_admissible.py`):
 
 from __future__ import annotations
 
+import functools
+
 from implement.envs.commands import Command, Verb, format_command
 from implement.state import SymbolicState, base_name
+from implement.world_model.symbolic import SymbolicWorldModel
 from implement.world_model.symbolic.placements import PlacementCounts
 from implement.world_model.symbolic.rules import RULES, Scene
 
 _WITH_HELD: tuple[Verb, ...] = ("move", "heat", "cool", "clean")
+
+
+@functools.cache
+def _packaged_counts() -> PlacementCounts:
+    return SymbolicWorldModel.default().counts
+
+
+def type_facts(world_model: object = None) -> PlacementCounts:
+    """What the derived commands know of ALFWorld's types: a symbolic world model's own fitted
+    counts, else those shipped with the package (the train split's, loaded once)."""
+    return world_model.counts if isinstance(world_model, SymbolicWorldModel) else _packaged_counts()
 
 
 def derive_admissible_commands(state: SymbolicState, counts: PlacementCounts) -> tuple[str, ...]:
@@ -56,4 +70,4 @@ def derive_admissible_commands(state: SymbolicState, counts: PlacementCounts) ->
     return tuple(sorted({format_command(c) for c in candidates if RULES[c.verb].applies(scene, c)}))
 
 
-__all__ = ["derive_admissible_commands"]
+__all__ = ["derive_admissible_commands", "type_facts"]

@@ -28,7 +28,6 @@ import hmac
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from implement.agents import STATELESS_AGENTS, agent_builder, policy_spec
 from implement.agents.base import Agent, StatelessAgent, TaskMemory
 from implement.config import Config
+from implement.envs.admissible import type_facts
 from implement.envs.base import Task
 from implement.errors import ConfigError, ImplementError
 from implement.eval.rundir import versions
@@ -65,8 +65,6 @@ from implement.state import SymbolicState
 from implement.world_model.base import UnreadableInputError, WorldModel
 from implement.world_model.dialect import reference_text
 from implement.world_model.registry import make_world_model
-from implement.world_model.symbolic import SymbolicWorldModel
-from implement.world_model.symbolic.placements import PlacementCounts
 
 logger = logging.getLogger(__name__)
 # At module level: FastAPI resolves the (postponed) annotations of endpoints from the module's names.
@@ -198,17 +196,6 @@ def _health_router(config: Config) -> APIRouter:
     return router
 
 
-@cache
-def _packaged_counts() -> PlacementCounts:
-    return SymbolicWorldModel.default().counts
-
-
-def _type_facts(world_model: WorldModel) -> PlacementCounts:
-    """What the derived admissible commands know of ALFWorld's types: the symbolic world model's own
-    fitted counts when it serves, else those shipped with the package (the train split's)."""
-    return world_model.counts if isinstance(world_model, SymbolicWorldModel) else _packaged_counts()
-
-
 def _policy_router(agents: _Agents, max_batch: int) -> APIRouter:
     """`/generate_policy`: a fresh agent per environment restores its state and chooses."""
     router = APIRouter()
@@ -227,7 +214,7 @@ def _policy_router(agents: _Agents, max_batch: int) -> APIRouter:
     async def generate_policy(request: AnyPolicyRequest) -> PolicyResponse | list[str]:
         """Today's body gets actions and decisions; the reference's, its bare list of actions."""
         if isinstance(request, ReferencePolicyRequest):
-            answer = await generate(request.standard(_type_facts(agents.world_model)))
+            answer = await generate(request.standard(type_facts(agents.world_model)))
             return answer.actions
         return await generate(request)
 
