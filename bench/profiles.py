@@ -43,6 +43,7 @@ from typing import Any
 from implement.config import Config, load_config
 from implement.eval.rundir import RunDir
 from implement.eval.runner import Progress, evaluate, run_summary
+from llm_agents import decisions
 
 SCRIPT = Path(__file__).resolve().parent.parent / "examples" / "scripted_policy.json"
 POLICIES = {"embedded": "planner", "scripted": f"scripted:{SCRIPT}", "smollm2": "local:smollm2-135m"}
@@ -91,23 +92,13 @@ def make_config(args: argparse.Namespace, path: str, cell: str, out: Path) -> Co
     return config
 
 
-def step_records(run_dir: Path) -> list[dict[str, Any]]:
-    """The decision details of every logged step."""
-    return [
-        record["decision"]["details"]
-        for path in sorted((run_dir / "steps").rglob("*.jsonl"))
-        for line in path.read_text().splitlines()
-        if line.strip() and "decision" in (record := json.loads(line))
-    ]
-
-
 def trial_actions(run: RunDir, trial: int) -> dict[str, list[str]]:
     return {e["game"]: e["actions"] for e in run.episodes() if e["trial"] == trial}
 
 
 def row(path: str, cell: str, run_dir: Path, baseline: Path) -> dict[str, Any]:
     """One table row from the cell's run directory (and its path's `implement` cell)."""
-    summary, details = run_summary(RunDir(run_dir)), step_records(run_dir)
+    summary, details = run_summary(RunDir(run_dir)), [d for d, _ in decisions(run_dir)]
     usage, steps = summary["usage"], len(details)
     by_trial = {t["trial"]: t["steps_ratio_to_walkthrough"] for t in summary["by_trial"]}
     ours, base = trial_actions(RunDir(run_dir), 1), trial_actions(RunDir(baseline), 1)
