@@ -43,7 +43,7 @@ from implement.state import (
     receptacle_type,
 )
 from implement.world_model.base import action_target
-from implement.world_model.parsing import StateParseError, excerpt, json_objects
+from implement.world_model.parsing import StateParseError, first_valid
 
 IMPLEMENT, REFERENCE = "implement", "reference"  # the values of `world_model.dialect`
 
@@ -119,14 +119,7 @@ def from_reference(value: str | Mapping[str, Any]) -> SymbolicState:
         return _state_in(value)
     if not isinstance(value, str):
         raise StateParseError(f"expected a reference state (a string or mapping), got {type(value).__name__}")
-    problems: list[str] = []
-    for data in json_objects(value):
-        try:
-            return _state_in(data)
-        except StateError as exc:
-            problems.append(str(exc))
-    why = f"; the closest object was invalid: {problems[0]}" if problems else ""
-    raise StateParseError(f"no valid reference state in {excerpt(value)!r}{why}")
+    return first_valid(value, _state_in, "no valid reference state in")
 
 
 def _state_in(data: Mapping[str, Any]) -> SymbolicState:

@@ -56,7 +56,7 @@ from implement.llm.base import ChatModel, LLMError, Message, Schema, Usage
 from implement.metaicl import Conditions, select_conditions
 from implement.prompts.schemas import diff_schema, state_schema
 from implement.prompts.world_model import DIFF, STATE, check_format, perception_messages, prediction_messages
-from implement.state import ReceptacleState, StateError, SymbolicState, apply_diff
+from implement.state import ReceptacleState, SymbolicState, apply_diff
 from implement.world_model.base import (
     Perceived,
     closed_unvisited_target,
@@ -64,7 +64,7 @@ from implement.world_model.base import (
     visible_receptacles,
 )
 from implement.world_model.dialect import IMPLEMENT, REFERENCE, check_dialect, from_reference
-from implement.world_model.parsing import StateParseError, excerpt, json_objects, parse_state
+from implement.world_model.parsing import StateParseError, first_valid, parse_state
 from implement.world_model.perception import update_state
 
 logger = logging.getLogger(__name__)
@@ -267,14 +267,7 @@ class LLMWorldModel:
 
 def parse_diff(text: str, state: SymbolicState) -> SymbolicState:
     """`state` with the compact diff a model answer holds applied; `StateParseError` if none is valid."""
-    problems: list[str] = []
-    for data in json_objects(text):
-        try:
-            return apply_diff(state, data)
-        except StateError as exc:
-            problems.append(str(exc))
-    why = f"; the closest object was invalid: {problems[0]}" if problems else ""
-    raise StateParseError(f"no valid diff JSON in the model answer {excerpt(text)!r}{why}")
+    return first_valid(text, lambda data: apply_diff(state, data), "no valid diff JSON in the model answer")
 
 
 def _parsed(prev: SymbolicState, seen: Perceived) -> SymbolicState:

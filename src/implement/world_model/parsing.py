@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from implement.state import StateError, SymbolicState
@@ -29,15 +29,20 @@ class StateParseError(StateError):
 
 def parse_state(text: str) -> SymbolicState:
     """The symbolic state in a model answer; `StateParseError` when there is none."""
+    return first_valid(text, SymbolicState.from_dict, "no valid state JSON in the model answer")
+
+
+def first_valid(text: str, read: Callable[[dict[str, Any]], SymbolicState], missing: str) -> SymbolicState:
+    """The state `read` makes of the first object in `text` it accepts (a `StateError` refuses one);
+    `StateParseError` saying `missing`, the text and the first refusal when it accepts none."""
     problems: list[str] = []
     for data in json_objects(text):
         try:
-            return SymbolicState.from_dict(data)
+            return read(data)
         except StateError as exc:
             problems.append(str(exc))
-    shown = excerpt(text)
     why = f"; the closest object was invalid: {problems[0]}" if problems else ""
-    raise StateParseError(f"no valid state JSON in the model answer {shown!r}{why}")
+    raise StateParseError(f"{missing} {excerpt(text)!r}{why}")
 
 
 def excerpt(text: str) -> str:
