@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import operator
 import os
 import sys
-import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from implement.config_fields import check_range, coerce
+from implement.config_fields import config_field as _f
 from implement.errors import ConfigError
 from implement.profiles import DEFAULT_PROFILE, PROFILES, chosen_profile
 
@@ -34,52 +33,8 @@ else:  # pragma: no cover
 
 STRUCTURED_MODES = ("auto", "on", "off")
 DIALECTS = ("implement", "reference")  # state conventions: ours (JSON), the paper's code's (Python literals)
+TRAIN_METHODS = ("lora", "full")  # what training changes: an adapter, or every weight
 WM_FORMATS = ("state", "diff")  # what a world model answers: the whole next state, or what changes
-
-# Each bound's words and its test (`value OP bound` holds for an allowed value).
-_BOUNDS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
-    "ge": (">=", operator.ge), "gt": (">", operator.gt), "le": ("<=", operator.le), "lt": ("<", operator.lt),
-}  # fmt: skip
-
-
-def _f(
-    default: Any,
-    help: str,
-    *,
-    secret: bool = False,
-    ge: float | None = None,
-    gt: float | None = None,
-    le: float | None = None,
-    lt: float | None = None,
-    choices: tuple[str, ...] | None = None,
-) -> Any:
-    """A field with its help text, its allowed range or choices, and whether it is a secret (never shown)."""
-    bounds: dict[str, Any] = {
-        k: v for k, v in {"ge": ge, "gt": gt, "le": le, "lt": lt}.items() if v is not None
-    }
-    if choices is not None:
-        bounds["choices"] = choices
-    return field(default=default, repr=not secret, metadata={"help": help, "secret": secret, **bounds})
-
-
-def allowed(f: dataclasses.Field[Any]) -> str:
-    """A field's allowed range in words (">= 0 and < 1", "one of auto, on, off"); empty: any value goes."""
-    if "choices" in f.metadata:
-        return "one of " + ", ".join(f.metadata["choices"])
-    return " and ".join(f"{op} {f.metadata[k]:g}" for k, (op, _) in _BOUNDS.items() if k in f.metadata)
-
-
-def _in_range(f: dataclasses.Field[Any], value: Any) -> bool:
-    if "choices" in f.metadata:
-        return value is None or value in f.metadata["choices"]
-    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-        return True
-    return all(holds(value, f.metadata[k]) for k, (_, holds) in _BOUNDS.items() if k in f.metadata)
-
-
-def _check_range(f: dataclasses.Field[Any], value: Any, label: str) -> None:
-    if not _in_range(f, value):
-        raise ConfigError(f"{label} must be {allowed(f)}, got {value!r}")
 
 
 class _Section:
@@ -88,7 +43,7 @@ class _Section:
     def __post_init__(self) -> None:
         name = _section_names().get(type(self), type(self).__name__)
         for f in dataclasses.fields(typing.cast(Any, self)):
-            _check_range(f, getattr(self, f.name), f"{name}.{f.name}")
+            check_range(f, getattr(self, f.name), f"{name}.{f.name}")
         self.check()
 
     def check(self) -> None:
@@ -201,6 +156,9 @@ class TrainingConfig(_Section):
     """`implement train`: the paper's hyper-parameters, then how one run goes."""
 
     base_model: str = _f("Qwen/Qwen2.5-VL-7B-Instruct", "base model of the world model")
+    method: str = _f(
+        "lora", "lora: a LoRA adapter (paper); full: every weight (small models)", choices=TRAIN_METHODS
+    )
     lora_r: int = _f(16, "LoRA rank (paper: 16)", ge=1)
     lora_alpha: int = _f(16, "LoRA alpha (paper: 16)", ge=1)
     lora_dropout: float = _f(0.05, "LoRA dropout", ge=0, lt=1)
@@ -212,12 +170,17 @@ class TrainingConfig(_Section):
     weight_decay: float = _f(0.01, "AdamW weight decay (paper's code: 0.01)", ge=0)
     validation_fraction: float = _f(0.01, "share of samples held out for validation", ge=0, lt=1)
     max_steps: int | None = _f(None, "stop after this many optimizer steps (default: `epochs` epochs)", ge=1)
+    max_minutes: float | None = _f(None, "stop training after this many minutes (at the end of a step)", gt=0)
+    warmup_steps: float = _f(0, "learning-rate warm-up: N steps, or below 1 a share of the run's steps", ge=0)
+    lr_scheduler: str = _f("linear", "learning-rate schedule (transformers' names: linear, cosine, constant)")
     max_length: int = _f(4096, "tokens per sample (prompt + answer); a full ALFWorld state fits", ge=1)
     seed: int = _f(0, "seed of the split, shuffling and LoRA init", ge=0)
     save_steps: int = _f(500, "keep a checkpoint every N steps (the last two)", ge=1)
     logging_steps: int | None = _f(
         None, "steps between loss logs (default: 1 when max_steps <= 50, else 10)", ge=1
     )
+    eval_steps: int | None = _f(None, "validation loss every N steps (default: before and after only)", ge=1)
+    gradient_checkpointing: bool = _f(True, "recompute activations in the backward pass: less memory, slower")
     device: str | None = _f(None, "cpu or cuda (default: cuda when available)")
 
 
@@ -266,59 +229,6 @@ def sections(config: Config) -> dict[str, Any]:
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name != "profile"}
 
 
-def _coerce(section: Any, name: str, value: Any, label: str) -> Any:
-    """`value` as the type of `section.name`; `label` ("SOURCE: section.field") prefixes errors."""
-    hint = typing.get_type_hints(type(section))[name]
-    args = typing.get_args(hint)
-    optional = (typing.get_origin(hint) in (typing.Union, types.UnionType)) and type(None) in args
-    base = next((a for a in args if a is not type(None)), hint) if optional else hint
-    if value is None or (optional and isinstance(value, str) and value.lower() in ("", "none", "null")):
-        if optional:
-            return None
-        raise ConfigError(f"{label} cannot be empty")
-    if typing.get_origin(base) is dict:
-        return _prices(value, label)
-    try:
-        if base is bool:
-            if isinstance(value, str):
-                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                    raise ValueError(value)
-                return value.lower() in ("1", "true", "yes")
-            return bool(value)
-        if base is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError(value)
-        if base is int and isinstance(value, bool):
-            raise ValueError(value)
-        return base(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{label} expects {base.__name__}, got {value!r}") from None
-
-
-def _prices(value: Any, label: str) -> dict[str, list[float]]:
-    """A price table: model -> [dollars per million input tokens, per million output tokens, and
-    optionally per million cached input tokens (default: the input price)]."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ConfigError(f"{label} expects a JSON object, got {value!r}") from None
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{label} expects a table of model = [input, output], got {value!r}")
-    table = {}
-    for model, pair in value.items():
-        if not (
-            isinstance(pair, list | tuple)
-            and len(pair) in (2, 3)
-            and all(isinstance(p, int | float) and not isinstance(p, bool) and p >= 0 for p in pair)
-        ):
-            raise ConfigError(
-                f"{label}: {model!r} expects [input, output] or [input, output, cached input] dollars "
-                f"(>= 0) per million tokens, got {pair!r}"
-            )
-        table[str(model)] = [float(p) for p in pair]
-    return table
-
-
 def _section(config: Config, section_name: str, source: str) -> Any:
     known = sections(config)
     if section_name not in known:
@@ -335,8 +245,8 @@ def _assign(config: Config, section_name: str, name: str, value: Any, source: st
             f"{source}: unknown field {name!r} in [{section_name}]; expected one of: {', '.join(fields)}"
         )
     label = f"{source}: {section_name}.{name}"
-    value = _coerce(section, name, value, label)
-    _check_range(fields[name], value, label)
+    value = coerce(section, name, value, label)
+    check_range(fields[name], value, label)
     setattr(section, name, value)
 
 

@@ -20,8 +20,9 @@ from implement.agents.policy import PolicyReply, PolicyView
 from implement.config import Config
 from implement.eval.runner import evaluate
 from implement.llm.base import LLMError
-from implement.prompts.policy import SYSTEM_TEXT, policy_messages, render_state
+from implement.prompts.policy import SYSTEM_TEXT, policy_messages
 from implement.prompts.policy import VERSION as POLICY_PROMPT_VERSION
+from implement.prompts.state_text import render_state
 from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.symbolic import SymbolicWorldModel
 from recording import Recorder, served

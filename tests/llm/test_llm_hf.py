@@ -37,15 +37,17 @@ def model(trained_adapter: Path) -> TransformersChatModel:  # noqa: F811
     return TransformersChatModel(trained_adapter, device="cpu")
 
 
-def test_samples_n_completions_and_counts_usage(model: TransformersChatModel) -> None:
+def test_samples_n_completions_in_one_generation_and_counts_usage(model: TransformersChatModel) -> None:
     prompt = curated_sample(0)["messages"][:-1]
     before = model.usage.requests
     completions = asyncio.run(model.chat(prompt, n=2, temperature=1.0, max_tokens=8))
+    again = asyncio.run(model.chat(prompt, n=2, temperature=1.0, max_tokens=8))
+    assert [c.text for c in again] == [c.text for c in completions]  # seeded: a call repeats
     assert len(completions) == 2
     assert all(isinstance(c.text, str) and c.text for c in completions)
     assert all(c.prompt_tokens > 50 and 0 < c.completion_tokens <= 8 for c in completions)
     assert completions[0].finish_reason == "length"
-    assert model.usage.requests == before + 2 and model.usage.completions >= 2
+    assert model.usage.requests == before + 2 and model.usage.completions >= 4  # one request a call
     assert model.usage.completion_tokens >= sum(c.completion_tokens for c in completions)
 
 

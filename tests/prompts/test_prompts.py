@@ -26,6 +26,7 @@ from implement.eval.rundir import RunDir
 from implement.llm.base import Message
 from implement.llm.scripted import Script, ScriptedChatModel
 from implement.prompts import belief, policy, prompt_versions, react
+from implement.prompts.state_text import render_state
 from implement.state import ReceptacleState, SymbolicState
 from implement.world_model.symbolic import SymbolicWorldModel
 from training import base_model_dir, trained_adapter  # noqa: F401 (a fixture)
@@ -33,7 +34,7 @@ from training import base_model_dir, trained_adapter  # noqa: F401 (a fixture)
 
 def test_every_prompt_module_has_a_version_and_prompt_versions_lists_them() -> None:
     modules = sorted(m.name for m in pkgutil.iter_modules(implement.prompts.__path__))
-    assert modules == ["belief", "policy", "react", "schemas", "world_model"]
+    assert modules == ["belief", "policy", "react", "schemas", "state_text", "world_model"]
     versions = prompt_versions()
     assert sorted(versions) == modules
     for name in modules:
@@ -98,7 +99,7 @@ STATE = SymbolicState(
 
 
 def test_the_compact_state_lists_unvisited_receptacles_once_and_visited_ones_with_contents() -> None:
-    assert policy.render_state(STATE) == (
+    assert render_state(STATE) == (
         "At: countertop 1. Holding: apple 1(hot).\n"
         "Not visited: cabinet 1, drawer 1 (holds fork 1), shelf 1\n"
         "Visited:\n"
@@ -109,7 +110,7 @@ def test_the_compact_state_lists_unvisited_receptacles_once_and_visited_ones_wit
         "sinkbasin 1: empty"
     )
     start = SymbolicState(world_state={"shelf 1": ReceptacleState(), "safe 1": ReceptacleState(open=False)})
-    assert policy.render_state(start) == "At: middle of room. Holding: nothing.\nNot visited: shelf 1, safe 1"
+    assert render_state(start) == "At: middle of room. Holding: nothing.\nNot visited: shelf 1, safe 1"
 
 
 VIEW = PolicyView(
@@ -136,7 +137,7 @@ def test_the_policy_prompt_puts_fixed_parts_first_and_the_round_last() -> None:
     assert [text.index(s) for s in sections] == sorted(text.index(s) for s in sections)
     assert text.startswith("Goal: put a hot apple in fridge.\n\n")
     assert "so far:\n1. go to countertop 1\n2. open countertop 1 (failed)\n\n" in text
-    assert f"Current state:\n{policy.render_state(STATE)}\n\n" in text
+    assert f"Current state:\n{render_state(STATE)}\n\n" in text
     assert "Admissible commands:\ngo to fridge 1\nlook\n\n" in text
     assert ("world model):\n- look: nothing happens (2/2 imagined outcomes).\n"
             "- go to fridge 1: (2 imagined outcomes); at\n\nRound 2.") in text  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -13,13 +14,8 @@ pytest.importorskip("trl")
 pytest.importorskip("peft")
 
 from implement.errors import DataError
-from implement.train.sft import (
-    TRAIN_INFO,
-    Sample,
-    load_samples,
-    prepare_training,
-    split_samples,
-)
+from implement.train.samples import Sample, load_samples, split_samples
+from implement.train.sft import TRAIN_INFO, prepare_training
 from training import (
     FAST_CONFIG,
     FAST_RUN,
@@ -169,3 +165,68 @@ def test_a_stopped_run_resumes_from_its_last_checkpoint(trained_adapter: Path, t
     assert len(result.train_losses) == STEPS + 2  # the history carried over, two steps more
     with pytest.raises(DataError, match="nothing to resume"):
         train_world_model(data, tmp_path / "fresh", replace(FAST_CONFIG, max_steps=1), resume=True)
+
+
+@pytest.mark.slow
+def test_full_fine_tuning_logs_a_validation_curve_and_loads_as_a_chat_model(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from implement.llm.hf import TransformersChatModel
+    from implement.train.curve import CURVE_SVG
+    from implement.train.sft import train_world_model
+
+    base_model_dir()
+    data = write_samples(tmp_path / "data", 12)
+    config = replace(
+        FAST_RUN, method="full", learning_rate=1e-4, eval_steps=2, max_steps=4, gradient_checkpointing=False,
+        save_steps=100,
+    )  # fmt: skip
+    result = train_world_model(data, tmp_path / "model", config)
+    assert result.steps == 4 and not (tmp_path / "model" / "adapter_config.json").exists()
+    assert (tmp_path / "model" / "model.safetensors").is_file()  # every weight, not an adapter
+    assert [step for step, _ in result.curve["eval_loss"]] == [0, 2, 4, 4]  # before, every 2 steps, after
+    assert [step for step, _ in result.curve["loss"]] == [1, 2, 3, 4]
+    assert result.curve["eval_loss"][-1][1] < result.curve["eval_loss"][0][1]
+    info = json.loads((tmp_path / "model" / TRAIN_INFO).read_text())
+    assert info["curve"] == result.curve and info["config"]["method"] == "full"
+    svg = ET.parse(tmp_path / "model" / CURVE_SVG).getroot()
+    assert len(svg.findall("{http://www.w3.org/2000/svg}polyline")) == 2  # training and validation
+    model = TransformersChatModel(tmp_path / "model", device="cpu")
+    (answer,) = asyncio.run(model.chat(curated_sample(1)["messages"][:-1], max_tokens=6))
+    assert answer.text.startswith('{"')
+
+
+def test_the_time_limit_stops_training_at_a_step_end() -> None:
+    from transformers import TrainerControl, TrainerState
+
+    from implement.train.sft import _time_limit
+
+    state, control = TrainerState(global_step=3), TrainerControl()
+    assert not _time_limit(10).on_step_end(None, state, control).should_training_stop
+    assert _time_limit(1e-9).on_step_end(None, state, control).should_training_stop
+
+
+def test_the_recipes_load_and_a_bad_method_is_refused(tmp_path: Path) -> None:
+    from implement.config import ConfigError, load_config
+
+    recipes = Path(__file__).resolve().parents[2] / "recipes"
+    cpu = load_config(recipes / "cpu-small.toml")
+    assert (cpu.training.method, cpu.training.base_model, cpu.world_model.format) == (
+        "full",
+        "smollm2-135m",
+        "diff",
+    )
+    assert cpu.training.max_minutes is not None and cpu.training.max_minutes <= 60
+    gpu = load_config(recipes / "gpu-paper.toml").training
+    assert (gpu.method, gpu.lora_r, gpu.lora_alpha, gpu.learning_rate, gpu.epochs) == (
+        "lora",
+        16,
+        16,
+        2e-5,
+        3,
+    )
+    assert (gpu.batch_size, gpu.gradient_accumulation) == (4, 4)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[training]\nmethod = "qlora"\n')
+    with pytest.raises(ConfigError, match=r"training\.method must be one of lora, full, got 'qlora'"):
+        load_config(bad)

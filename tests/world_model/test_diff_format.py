@@ -26,6 +26,7 @@ from implement.errors import ConfigError
 from implement.jsonl import read_jsonl
 from implement.llm.scripted import Script
 from implement.prompts.schemas import diff_schema
+from implement.prompts.state_text import render_state
 from implement.prompts.world_model import (
     DIFF_SYSTEM_TEXT,
     SYSTEM_TEXT,
@@ -127,7 +128,7 @@ def test_diff_prompts_ask_for_the_changes_under_a_shorter_system_text() -> None:
     assert messages[0]["content"] == DIFF_SYSTEM_TEXT and len(DIFF_SYSTEM_TEXT) < 0.8 * len(SYSTEM_TEXT)
     text = messages[1]["content"]
     assert isinstance(text, str) and text.startswith("[PRE]\n") and text.endswith("\nChanges:")
-    assert f"Current state: {START.to_json()}" in text and "fridge 1 is closed" in text
+    assert f"Current state:\n{render_state(START)}\n" in text and "fridge 1 is closed" in text
     per = perception_messages(START, "look", "You are in the middle.", succeeded=True, format="diff")
     assert per[0]["content"] == DIFF_SYSTEM_TEXT and str(per[1]["content"]).endswith("\nChanges:")
     assert prediction_messages(START, "look")[0]["content"] == SYSTEM_TEXT  # `state` is unchanged
@@ -155,9 +156,9 @@ def truth_script(transitions: list[Transition]) -> Script:
     rules = []
     for t in transitions:
         answer = json.dumps(state_diff(t.before, t.after))
-        action, before = re.escape(t.action), re.escape(t.before.to_json())
-        rules.append({"match": f"\nAction: {action}\nCurrent state: {before}\n", "responses": [answer]})
-        per = f"\nAction: {action}\nSucceeded: (yes|no)\nState before the action: {before}\n"
+        action, before = re.escape(t.action), re.escape(render_state(t.before))
+        rules.append({"match": f"\nAction: {action}\nCurrent state:\n{before}\n", "responses": [answer]})
+        per = f"\nAction: {action}\nSucceeded: (yes|no)\nState before the action:\n{before}\n"
         rules.append({"match": per, "responses": [answer]})
     return Script.from_dict({"rules": rules, "default": "The fridge opens. {not json"})
 

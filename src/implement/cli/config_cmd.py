@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 def describe(config: Config) -> list[tuple[str, Any, str, str]]:
     """(section.field, value, help, allowed range) rows, secrets masked; the profile first."""
-    from implement.config import allowed, sections
+    from implement.config import sections
+    from implement.config_fields import allowed
     from implement.profiles import PROFILES
 
     rows: list[tuple[str, Any, str, str]] = [

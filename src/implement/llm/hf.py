@@ -10,9 +10,9 @@ Structured outputs: a request's JSON schema constrains decoding through lm-forma
 (in the `train` extra), unless `structured` is "off". Its own transformers glue
 (`lmformatenforcer.integrations.transformers`) does not import under transformers 5 (it reads
 `transformers.tokenization_utils`), so its core is used: `TokenEnforcer` filters each step's
-tokens (`prefix_allowed_tokens_fn`), on a vocabulary table built here once per model (~2 s
-for SmolLM2's 49k tokens). Without lm-format-enforcer installed the backend says it is
-"unconstrained" and ignores schemas.
+tokens (`prefix_allowed_tokens_fn`, per row of a batch of samples), on a vocabulary table built
+here once per model (~2 s for SmolLM2's 49k tokens). Without lm-format-enforcer installed the
+backend says it is "unconstrained" and ignores schemas.
 """
 
 from __future__ import annotations
@@ -92,11 +92,12 @@ def _enforcer_vocabulary(tokenizer: Any, eos: int | list[int]) -> Any:
 
 
 class TransformersChatModel:
-    """A `ChatModel` on a transformers model in this process; samples are drawn one after another.
+    """A `ChatModel` on a transformers model in this process, one generation at a time.
 
-    Greedy at temperature 0, sampling otherwise, seeded with `seed` + the sample's index
-    (so a repeated call repeats its answers). `structured`: "auto" or "on" decode under a
-    request's schema (where lm-format-enforcer is installed), "off" ignores schemas.
+    Greedy at temperature 0, sampling otherwise: a request's `n` samples are one batched
+    generation, seeded with `seed` (so a repeated call repeats its answers). `structured`: "auto"
+    or "on" decode under a request's schema (where lm-format-enforcer is installed), "off" ignores
+    schemas.
     """
 
     def __init__(
@@ -149,10 +150,7 @@ class TransformersChatModel:
             self._said_unconstrained = True
         if self.structured == "off" or self.schema_support != "constrained":
             schema = None
-        return [
-            await asyncio.to_thread(self._sample, messages, i, temperature, top_p, max_tokens, schema)
-            for i in range(n)
-        ]
+        return await asyncio.to_thread(self._sample, messages, n, temperature, top_p, max_tokens, schema)
 
     def _allowed_tokens(self, schema: Schema) -> Any:
         """A `prefix_allowed_tokens_fn` that keeps decoding within `schema` (one per sample)."""
@@ -172,16 +170,24 @@ class TransformersChatModel:
         return lambda _batch, tokens: enforcer.get_allowed_tokens(tokens.tolist()).allowed_tokens
 
     def _sample(
-        self, messages: list[Message], index: int, temperature: float, top_p: float, max_tokens: int,
+        self, messages: list[Message], n: int, temperature: float, top_p: float, max_tokens: int,
         schema: Schema | None,
-    ) -> Completion:  # fmt: skip
+    ) -> list[Completion]:  # fmt: skip
+        """`n` completions of one generation call: the prompt is read once, the samples decoded as a
+        batch (greedy: one decoding, repeated)."""
         import torch
 
         inputs = self._tokenizer.apply_chat_template(
             _text_messages(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
         ).to(self._device)
         sampling: dict[str, Any] = (
-            {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+            {
+                "do_sample": True,
+                "temperature": temperature,
+                "top_p": top_p,
+                "top_k": 0,
+                "num_return_sequences": n,
+            }
             if temperature > 0
             else {"do_sample": False}
         )
@@ -189,23 +195,28 @@ class TransformersChatModel:
             if schema is not None:
                 sampling["prefix_allowed_tokens_fn"] = self._allowed_tokens(schema)
             started = time.perf_counter()
-            torch.manual_seed(self._seed + index)
+            torch.manual_seed(self._seed)
             output = self._model.generate(
                 **inputs, max_new_tokens=max_tokens, pad_token_id=self._tokenizer.pad_token_id, **sampling
             )
             latency = time.perf_counter() - started
         prompt = int(inputs["input_ids"].shape[1])
-        generated = output[0, prompt:]
         eos = self._model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
-        finish = "stop" if len(generated) and int(generated[-1]) in eos_ids else "length"
-        self.usage.record(
-            completions=1, prompt_tokens=prompt, completion_tokens=len(generated), latency=latency
-        )
-        return Completion(
-            text=self._tokenizer.decode(generated, skip_special_tokens=True),
-            finish_reason=finish,
-            prompt_tokens=prompt,
-            completion_tokens=len(generated),
-            latency=latency,
-        )
+        rows = [output[i % len(output), prompt:] for i in range(n)]
+        completions = []
+        for generated in rows:
+            ended = [i for i, token in enumerate(generated.tolist()) if token in eos_ids]
+            length = ended[0] + 1 if ended else len(generated)  # a batch pads a finished row after its end
+            completions.append(
+                Completion(
+                    text=self._tokenizer.decode(generated[:length], skip_special_tokens=True),
+                    finish_reason="stop" if ended else "length",
+                    prompt_tokens=prompt,
+                    completion_tokens=length,
+                    latency=latency,
+                )
+            )
+        tokens = sum(c.completion_tokens for c in completions)
+        self.usage.record(completions=n, prompt_tokens=prompt, completion_tokens=tokens, latency=latency)
+        return completions

@@ -2,7 +2,8 @@
 
 Each module holds one component's prompt text and its `VERSION`, bumped with any change of
 the text: `belief` (the LLM belief summarizer), `policy` (the LLM policy), `react` (ReAct and
-Reflexion), `world_model` (perception and prediction, also the training data's format), and
+Reflexion), `state_text` (the compact state both the policy and the `diff` world model
+show), `world_model` (perception and prediction, also the training data's format), and
 `schemas` (the JSON schema of every answer, sent where the backend decodes under schemas).
 `prompt_versions()` is what runs (`run.json`) and training outputs (`implement_train.json`)
 record.
@@ -19,9 +20,9 @@ from __future__ import annotations
 def prompt_versions() -> dict[str, str]:
     """Prompt module name -> its version."""
     # imported here: the prompt modules import the components they describe, which import this package
-    from implement.prompts import belief, policy, react, schemas, world_model
+    from implement.prompts import belief, policy, react, schemas, state_text, world_model
 
-    modules = (belief, policy, react, schemas, world_model)
+    modules = (belief, policy, react, schemas, state_text, world_model)
     return {module.__name__.rsplit(".", 1)[1]: module.VERSION for module in modules}
 
 

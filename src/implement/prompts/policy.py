@@ -10,15 +10,7 @@ commands), then what changes each round (the evaluated actions, the round's inst
 propose or choose, choose now (`view.final`), or choose any admissible command without
 imagination). An unusable answer is followed by `reask_message`.
 
-The state is shown compactly, not as the paper's JSON (the world model's prompts keep that)::
-
-    At: countertop 1. Holding: apple 1(hot).
-    Not visited: cabinet 1, drawer 2, shelf 1
-    Visited:
-    countertop 1: knife 1, mug 2(clean)
-    fridge 1 (closed): unknown
-    microwave 1 (open): empty
-
+The state is shown compactly (`implement.prompts.state_text`), not as the paper's JSON.
 A change of this text is a change of `VERSION`.
 """
 
@@ -26,7 +18,7 @@ from __future__ import annotations
 
 from implement.agents.policy import PolicyView
 from implement.llm.base import Message
-from implement.state import NA, ReceptacleState, SymbolicState
+from implement.prompts.state_text import render_state
 
 VERSION = "policy-2"
 
@@ -62,31 +54,6 @@ def _history(view: PolicyView) -> str:
     return "\n".join(
         f"{i}. {action}{'' if ok else ' (failed)'}" for i, (action, ok) in enumerate(view.history, 1)
     )
-
-
-def _receptacle_line(name: str, receptacle: ReceptacleState) -> str:
-    opened = "" if receptacle.open == NA else " (open)" if receptacle.open else " (closed)"
-    if receptacle.objects:
-        contents = ", ".join(receptacle.objects)
-    else:
-        contents = "unknown" if receptacle.open is False else "empty"
-    return f"{name}{opened}: {contents}"
-
-
-def render_state(state: SymbolicState) -> str:
-    """The compact state (see the module docstring); receptacles in the state's order."""
-    lines = [f"At: {state.agent_location}. Holding: {state.inventory}."]
-    unvisited = [
-        name + (f" (holds {' and '.join(r.objects)})" if r.objects else "")
-        for name, r in state.world_state.items()
-        if not r.visited
-    ]
-    if unvisited:
-        lines.append("Not visited: " + ", ".join(unvisited))
-    visited = [_receptacle_line(name, r) for name, r in state.world_state.items() if r.visited]
-    if visited:
-        lines.append("Visited:\n" + "\n".join(visited))
-    return "\n".join(lines)
 
 
 def _evaluated(view: PolicyView) -> str:
@@ -139,4 +106,4 @@ def reask_message(error: str) -> str:
     return f"Your answer cannot be used: {error}. Answer again with one JSON object as described."
 
 
-__all__ = ["SYSTEM_TEXT", "VERSION", "policy_messages", "reask_message", "render_state"]
+__all__ = ["SYSTEM_TEXT", "VERSION", "policy_messages", "reask_message"]

@@ -5,9 +5,10 @@ from what the environment answered) or `[PRE]` (prediction: the imagined next st
 Both modes share one system text that defines the symbolic state format, and both answer
 with the state as one JSON object. `format="diff"` (`world_model.format`) asks both modes for
 the compact diff instead (`implement.state.state_diff`: only what the action changes), under a
-shorter system text; the state the prompt shows is the same. These functions are the single
-source of the world model's prompt text: `LLMWorldModel` sends them and the curate step builds
-training data from them, so a change here is a change of `VERSION`.
+shorter system text, and shows the state as compact text (`implement.prompts.state_text`).
+These functions are the single source of the world model's prompt text: `LLMWorldModel` sends
+them and the curate step builds training data from them, so a change here is a change of
+`VERSION`.
 
 `dialect="reference"` writes the layout of the paper's own code instead (for a checkpoint
 trained on its curated data): the tag, a description of the state, then `name: value`
@@ -27,6 +28,7 @@ from typing import Any
 from implement.errors import ConfigError
 from implement.llm.base import Message
 from implement.metaicl import Conditions
+from implement.prompts.state_text import render_state
 from implement.state import SymbolicState, state_diff
 from implement.world_model.dialect import (
     IMPLEMENT,
@@ -36,7 +38,7 @@ from implement.world_model.dialect import (
     reference_text,
 )
 
-VERSION = "wm-3"
+VERSION = "wm-4"
 STATE, DIFF = "state", "diff"  # the values of `world_model.format`
 PER_TAG = "[PER]"
 PRE_TAG = "[PRE]"
@@ -64,20 +66,21 @@ keeps its suffixes wherever it goes, the inventory included.
 Answer with the JSON object only: double quotes, true/false, no comments and no other text."""
 
 DIFF_SYSTEM_TEXT = """\
-You are the world model of an agent in a household environment (ALFWorld). Its symbolic state \
-is a JSON object: {"agent_location": "<receptacle>", "inventory": "<object>", "world_state": \
-{"<receptacle>": {"visited": <bool>, "open": <bool or "N/A">, "objects": ["<object>", ...]}}}
-- agent_location: where the agent last went ("middle of room" before its first move); \
-inventory: the object it holds, or "nothing".
-- visited: true once the agent has been there or seen inside; open: true/false for cabinet, \
-drawer, fridge, microwave, safe, "N/A" for the others; objects: what is known to be in or on it.
+You are the world model of an agent in a household environment (ALFWorld). The state shows \
+what the agent knows:
+- "At:" where it last went ("middle of room" before its first move); "Holding:" the object it \
+holds, or "nothing".
+- "Not visited:" receptacles not seen yet, with what the agent put there; those that open and \
+close (cabinet, drawer, fridge, microwave, safe) are closed.
+- "Visited:" one receptacle a line: "(open)" or "(closed)" for those that open, then the objects \
+known to be there, or "empty" ("unknown": closed and never seen inside).
 - Object states are name suffixes, in this order: (hot) or (cool), (clean), (sliced), (on); \
 e.g. "mug 2(cool)(clean)".
 
-Answer with only what the action changes, as one JSON object: agent_location and inventory if \
-they change, and under world_state each changed receptacle with its visited, open and objects. \
-Leave out what stays the same: {} when nothing changes (a failed action, "Nothing happens."). \
-Double quotes, true/false, no other text."""
+Answer with only what the action changes, as one JSON object: "agent_location" and "inventory" \
+if they change, and under "world_state" each changed receptacle as {"visited": <bool>, "open": \
+<true/false, or "N/A" for those that do not open>, "objects": [...]}. Leave out what stays the \
+same: {} when nothing changes (a failed action, "Nothing happens."). Double quotes, no other text."""
 
 _PER_TASK = """\
 Perception. The agent took an action and the environment answered. Update the state with \
@@ -104,8 +107,9 @@ _OBJECT_LISTS_HEAD = "Condition 1, objects seen in receptacles (types, without n
 _FAILED_HEAD = "Condition 2, actions that failed, with their context:"
 
 
-def _state_json(state: SymbolicState) -> str:
-    return state.to_json()
+def _state_text(state: SymbolicState, format: str) -> str:
+    """The state as the prompt shows it: the paper's JSON, or the compact text in `diff`."""
+    return "\n" + render_state(state) if format == DIFF else " " + state.to_json()
 
 
 def check_format(format: str, dialect: str = IMPLEMENT) -> str:
@@ -171,7 +175,7 @@ def perception_messages(
         _PER_TASK_DIFF if format == DIFF else _PER_TASK,
         f"Action: {action}",
         f"Succeeded: {'yes' if succeeded else 'no'}",
-        f"State before the action: {_state_json(prev)}",
+        f"State before the action:{_state_text(prev, format)}",
     ]
     if frame is None or observation:
         lines.append(f"Observation: {observation}")
@@ -201,7 +205,7 @@ def prediction_messages(
     if check_format(format, dialect) == STATE and dialect == REFERENCE:
         return _reference_prediction(state, action, conditions)
     task = _PRE_TASK_DIFF if format == DIFF else _PRE_TASK
-    lines = [PRE_TAG, task, f"Action: {action}", f"Current state: {_state_json(state)}"]
+    lines = [PRE_TAG, task, f"Action: {action}", f"Current state:{_state_text(state, format)}"]
     text = format_conditions(conditions)
     if text:
         lines.append(text)
@@ -224,7 +228,7 @@ def answer_message(
         check_format(DIFF, dialect)
         text = json.dumps(state_diff(diff_from, state))
     else:
-        text = reference_text(state) if check_dialect(dialect) == REFERENCE else _state_json(state)
+        text = reference_text(state) if check_dialect(dialect) == REFERENCE else state.to_json()
     return {"role": "assistant", "content": text}
 
 

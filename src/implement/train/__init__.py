@@ -7,7 +7,8 @@ inside the functions, so importing this package is cheap.
 from __future__ import annotations
 
 from implement.train.base_models import resolve_base_model
-from implement.train.sft import TrainResult, load_samples, prepare_training, train_world_model
+from implement.train.samples import load_samples
+from implement.train.sft import TrainResult, prepare_training, train_world_model
 
 __all__ = [
     "TrainResult",

@@ -1,4 +1,5 @@
-"""Supervised fine-tuning of the world model: TRL `SFTTrainer` with a LoRA adapter.
+"""Supervised fine-tuning of the world model: TRL `SFTTrainer`, with a LoRA adapter (the
+paper's, `training.method = "lora"`) or on every weight (`"full"`, for small models on CPU).
 
 Both modes (`curated_samples_perception.jsonl`, `curated_samples_prediction.jsonl`) go
 into one shuffled dataset in TRL's conversational prompt-completion format: the prompt
@@ -12,11 +13,8 @@ distribution; nothing else changes).
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import logging
-import random
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -25,37 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from implement.config import TrainingConfig
 from implement.errors import DataError
-from implement.llm.base import message_text
 from implement.prompts import prompt_versions
 from implement.train.base_models import resolve_base_model
+from implement.train.curve import CURVE_SVG, learning_curve, plot_curve
+from implement.train.samples import Sample, load_samples, split_samples, to_example
 
 if TYPE_CHECKING:
     from trl import SFTConfig, SFTTrainer
 
 logger = logging.getLogger(__name__)
 
-MODES = ("perception", "prediction")
-SAMPLE_FILES = {mode: f"curated_samples_{mode}.jsonl" for mode in MODES}
 TRAIN_INFO = "implement_train.json"
-ROLES = ("system", "user", "assistant")
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One curated training conversation (OpenAI-style messages, ending with the answer)."""
-
-    mode: str
-    game: str
-    messages: list[dict[str, Any]]
-
-    @property
-    def has_image(self) -> bool:
-        return any(
-            part.get("type") == "image_url"
-            for message in self.messages
-            if isinstance(message["content"], list)
-            for part in message["content"]
-        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +48,7 @@ class TrainResult:
     samples_by_mode: dict[str, int]
     skipped: dict[str, int]  # reason -> samples left out (malformed lines, too long)
     train_losses: list[float] = field(default_factory=list)  # logged training losses, in order
+    curve: dict[str, list[list[float]]] = field(default_factory=dict)  # series -> [[step, loss], ...]
     eval_loss_before: float | None = None
     eval_loss: float | None = None
     seconds: float = 0.0
@@ -84,129 +63,6 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "output_dir": str(self.output_dir)}
-
-
-def _part_ok(part: Any) -> bool:
-    """An OpenAI-style content part: {"type": "text", "text": ...} or an image_url one."""
-    if not isinstance(part, dict):
-        return False
-    if part.get("type") == "text":
-        return isinstance(part.get("text"), str)
-    image = part.get("image_url")
-    return part.get("type") == "image_url" and isinstance(image, dict) and isinstance(image.get("url"), str)
-
-
-def _sample_problem(record: Any) -> str | None:
-    """Why a parsed JSON line is not a usable sample (None when it is)."""
-    if not isinstance(record, dict):
-        return "not a JSON object"
-    if record.get("mode") not in MODES:
-        return f"mode must be one of {', '.join(MODES)}, got {record.get('mode')!r}"
-    messages = record.get("messages")
-    if not isinstance(messages, list) or len(messages) < 2:
-        return "messages must be a list of at least 2 messages"
-    for message in messages:
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
-            return f"each message needs a role in {', '.join(ROLES)}"
-        content = message.get("content")
-        if not isinstance(content, str) and not (isinstance(content, list) and all(map(_part_ok, content))):
-            return "each message content must be a string or a list of text and image_url parts"
-    if messages[-1]["role"] != "assistant" or not isinstance(messages[-1]["content"], str):
-        return "the last message must be the assistant's answer (a string)"
-    return None
-
-
-def load_samples(data_dir: str | Path) -> tuple[list[Sample], dict[str, int]]:
-    """The valid samples of both modes and, per reason, the malformed lines skipped."""
-    data_dir = Path(data_dir)
-    expected = " and/or ".join(SAMPLE_FILES.values())
-    if not data_dir.is_dir():
-        raise DataError(f"training data directory {data_dir} not found; expected it to hold {expected}")
-    paths = [data_dir / name for name in SAMPLE_FILES.values() if (data_dir / name).is_file()]
-    if not paths:
-        raise DataError(f"no curated samples in {data_dir}: expected {expected}")
-    samples: list[Sample] = []
-    skipped: Counter[str] = Counter()
-    for path in paths:
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                problem: str | None
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    problem, reason = "not valid JSON", "not_json"
-                else:
-                    problem = _sample_problem(record)
-                    reason = "bad_sample"
-                if problem is not None:
-                    logger.warning("%s:%d: skipped, %s", path, number, problem)
-                    skipped[reason] += 1
-                    continue
-                samples.append(Sample(record["mode"], str(record.get("game", "")), record["messages"]))
-    if not samples:
-        raise DataError(
-            f"no valid training sample in {', '.join(map(str, paths))} "
-            f"({sum(skipped.values())} malformed lines skipped; see the warnings)"
-        )
-    return samples, dict(skipped)
-
-
-def split_samples(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
-    """Shuffle (seeded) and hold out `fraction` for validation: at least 1 of 2 or more samples."""
-    shuffled = list(samples)
-    random.Random(seed).shuffle(shuffled)
-    n_eval = (
-        0
-        if len(shuffled) < 2 or fraction <= 0
-        else min(len(shuffled) - 1, max(1, round(len(shuffled) * fraction)))
-    )
-    return shuffled[n_eval:], shuffled[:n_eval]
-
-
-def _decode_image(url: str) -> Any:
-    """A PIL image from a `data:image/...;base64,` URL (the frames curated samples carry)."""
-    from PIL import Image
-
-    if not url.startswith("data:image/"):
-        raise DataError(f"only data:image/...;base64 frames can be trained on, got {url[:40]!r}...")
-    try:
-        return Image.open(io.BytesIO(base64.b64decode(url.partition(",")[2]))).convert("RGB")
-    except (ValueError, OSError) as exc:
-        raise DataError(f"a sample's frame is not a readable image: {exc}") from exc
-
-
-def _vision_example(sample: Sample) -> dict[str, Any]:
-    """TRL's vision format: every content a list of parts, {"type": "image"} where a frame
-    was, the images alongside.
-
-    Only for vision-language base models (Qwen2.5-VL) on a GPU; not exercised by the tests.
-    """
-    images: list[Any] = []
-    messages = []
-    for message in sample.messages:
-        content = message["content"]
-        given: list[dict[str, Any]] = (
-            [{"type": "text", "text": content}] if isinstance(content, str) else content
-        )
-        parts: list[dict[str, Any]] = []
-        for part in given:
-            if part["type"] == "image_url":
-                images.append(_decode_image(part["image_url"]["url"]))
-                parts.append({"type": "image"})
-            else:
-                parts.append({"type": "text", "text": part["text"]})
-        messages.append({"role": message["role"], "content": parts})
-    return {"prompt": messages[:-1], "completion": messages[-1:], "images": images}
-
-
-def to_example(sample: Sample, *, vision: bool) -> dict[str, Any]:
-    """A sample as a TRL conversational prompt-completion example."""
-    if vision:
-        return _vision_example(sample)
-    messages = [{"role": m["role"], "content": message_text(m)} for m in sample.messages]
-    return {"prompt": messages[:-1], "completion": messages[-1:]}
 
 
 def _is_vision_model(model_name: str) -> bool:
@@ -278,7 +134,8 @@ def prepare_training(
         args=_sft_config(config, output_dir, cuda=cuda),
         train_dataset=dataset(train),
         eval_dataset=dataset(held_out) if held_out else None,
-        peft_config=lora,
+        peft_config=lora if config.method == "lora" else None,  # "full": every weight is trained
+        callbacks=[_time_limit(config.max_minutes)] if config.max_minutes else None,
     )
     kept = _kept_samples(trainer, len(train), config)
     if kept < len(train):
@@ -301,7 +158,7 @@ def _sft_config(config: TrainingConfig, output_dir: str | Path, *, cuda: bool) -
 
     fields = SFTConfig.__dataclass_fields__  # transformers 5 renamed gradient_checkpointing
     name = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
-    checkpointing: dict[str, Any] = {name: True}
+    checkpointing: dict[str, Any] = {name: config.gradient_checkpointing}
     return SFTConfig(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
@@ -315,11 +172,15 @@ def _sft_config(config: TrainingConfig, output_dir: str | Path, *, cuda: bool) -
         max_length=config.max_length,
         bf16=cuda,
         use_cpu=not cuda,
-        # on CPU too: ALFWorld prompts are ~2k tokens, and 4 of them OOM 24 GB without it (13.5 GB with)
+        # on by default, on CPU too: 4 full-state prompts (~2k tokens) OOM 24 GB without it (13.5 GB with)
         **checkpointing,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_steps,
         model_init_kwargs={"dtype": torch.bfloat16 if cuda else torch.float32},
         logging_steps=logging_steps(config),
-        eval_strategy="no",  # evaluated before and after, by `train_world_model`
+        # evaluated before and after by `train_world_model`, and every `eval_steps` if set
+        eval_strategy="steps" if config.eval_steps else "no",
+        eval_steps=config.eval_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=2,
@@ -327,6 +188,23 @@ def _sft_config(config: TrainingConfig, output_dir: str | Path, *, cuda: bool) -
         seed=config.seed,
         data_seed=config.seed,
     )
+
+
+def _time_limit(minutes: float) -> Any:
+    """A Trainer callback that ends training at the first step end after `minutes`."""
+    from transformers import TrainerCallback
+
+    class TimeLimit(TrainerCallback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.started = time.perf_counter()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+            if time.perf_counter() - self.started > minutes * 60:
+                logger.info("training stopped at step %d: %g minutes are up", state.global_step, minutes)
+                control.should_training_stop = True
+            return control
+
+    return TimeLimit()
 
 
 def _kept_samples(trainer: SFTTrainer, offered: int, config: TrainingConfig) -> int:
@@ -349,9 +227,9 @@ def train_world_model(
     *,
     resume: bool = False,
 ) -> TrainResult:
-    """Fine-tune a LoRA adapter on the curated samples and save it (with the tokenizer)
-    to `output_dir`, along with `implement_train.json`; `resume` continues from the newest
-    checkpoint in `output_dir`."""
+    """Fine-tune on the curated samples and save the adapter, or the whole model (with the
+    tokenizer) to `output_dir`, along with `implement_train.json` (its learning curve) and
+    `loss_curve.svg`; `resume` continues from the newest checkpoint in `output_dir`."""
     import peft
     import torch
     import transformers
@@ -377,6 +255,7 @@ def train_world_model(
         samples_by_mode=prepared.samples_by_mode,
         skipped=prepared.skipped,
         train_losses=[float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry],
+        curve=learning_curve(trainer.state.log_history),
         eval_loss_before=eval_before,
         eval_loss=eval_after,
         seconds=time.perf_counter() - started,
@@ -393,6 +272,8 @@ def train_world_model(
             "prompt_versions": prompt_versions(),
         }  # fmt: skip
         (output_dir / TRAIN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+        if any(result.curve.values()):
+            plot_curve(result.curve, output_dir / CURVE_SVG, f"{prepared.base_model}, {config.method}")
     logger.info(
         "trained %d steps on %d samples in %.0fs: loss %s -> %s, eval loss %s -> %s", result.steps,
         result.train_samples, result.seconds, result.first_loss, result.last_loss, eval_before, eval_after,

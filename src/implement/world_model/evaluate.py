@@ -6,7 +6,7 @@ state (the parser agrees with the engine's facts on everything observed); the tr
 a receptacle's unseen contents comes from the engine's facts. Reported:
 
 - exact next-state match on deterministic actions (everything but going to or opening
-  a receptacle whose inside was never seen), and the accuracy of predicting whether an
+  a receptacle whose inside was never seen), also by action verb, and the accuracy of predicting whether an
   action that changes the state when it succeeds (not look, inventory, examine) fails,
   read as "the predicted state is the state before";
 - for information-gathering actions, the mean log-likelihood of the true contents'
@@ -167,6 +167,7 @@ async def evaluate_world_model(
     one prediction per receptacle of every game, twice with `metaicl`)."""
     env = AlfworldEnv(privileged=True, max_steps=200)
     exact: list[bool] = []
+    exact_by_verb: dict[str, list[bool]] = {}
     failure: list[bool] = []
     likelihood: list[float] = []
     ranks: dict[str, list[float]] = {"model": [], "uniform": [], "model_metaicl": []}
@@ -181,6 +182,7 @@ async def evaluate_world_model(
             (predicted_state, *_) = await model.predict(t.before, t.action, None, n=1) or [t.before]
             exact.append(predicted_state == t.after)
             command = parse_command(t.action)
+            exact_by_verb.setdefault(command.verb if command else "other", []).append(exact[-1])
             if command is None or command.verb not in OBSERVING:  # these succeed without changing the state
                 failure.append((predicted_state == t.before) == (not t.succeeded))
         if search:
@@ -195,6 +197,10 @@ async def evaluate_world_model(
         "games": len(games),
         "deterministic_transitions": len(exact),
         "deterministic_exact_match": avg(exact),
+        "exact_match_by_verb": {
+            verb: {"transitions": len(hits), "exact_match": avg(hits)}
+            for verb, hits in sorted(exact_by_verb.items())
+        },
         "failure_prediction_accuracy": avg(failure),
         "information_gathering_transitions": len(likelihood),
         "contents_log_likelihood": avg(likelihood),

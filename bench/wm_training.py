@@ -1,0 +1,183 @@
+"""The world-model pipeline proven to learn at CPU scale: collect, prepare, curate, train, score.
+
+Each step is a run of the `implement` CLI into `OUT/<step>`; a rerun skips the finished ones.
+
+1. `collect`: `--train-games` seeded train games played by the behaviour policy (its expert
+   share reads walkthroughs: fine for data collection, never for an agent under evaluation);
+2. `prepare` and `curate --format diff`: both modes' conversations, answers as diffs;
+3. `train --config RECIPE` (default `recipes/cpu-small.toml`: SmolLM2-135M, full fine-tuning,
+   a time budget), its training and validation losses logged every few steps;
+4. `wm eval` on held-out valid_seen games (`--eval-games`, the split's first ones): the symbolic
+   model, the untrained base (`hf:smollm2-135m`) and the trained model, under the recipe's
+   settings (diff answers), without the search rank, `--samples` samples per
+   information-gathering action;
+5. with `--loop`: `evaluate` (the planner as policy) on `--loop-games` valid_seen games x
+   `--loop-trials` trials, with the trained model and with the symbolic one.
+
+The report goes to stdout (markdown) and to `DOCS/wm-training.json`, the loss plot to
+`DOCS/wm-training-loss.svg`.
+
+    python bench/wm_training.py [--train-games 300] [--eval-games 25] [--samples 5]
+        [--recipe recipes/cpu-small.toml] [--out runs/wm-training] [--docs docs] [--loop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = "hf:smollm2-135m"
+EVAL_KEYS = (
+    "deterministic_transitions", "deterministic_exact_match", "failure_prediction_accuracy",
+    "information_gathering_transitions", "contents_log_likelihood", "dropped_samples",
+)  # fmt: skip
+
+
+def implement(args: list[str], out: Path) -> dict[str, Any]:
+    """Run `implement ARGS --json` once: its report, saved as `out` (read back on a rerun)."""
+    if out.is_file():
+        return dict(json.loads(out.read_text()))
+    print(f"$ implement {' '.join(args)}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "implement.cli", *args, "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"implement {args[0]} failed (exit {done.returncode}); see its messages above")
+    report = dict(json.loads(done.stdout))
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def build_model(args: argparse.Namespace) -> dict[str, Any]:
+    """Steps 1-3: the data and the trained model; their reports."""
+    out, seed, recipe = args.out, str(args.seed), str(args.recipe)
+    samples = out / "prepared" / "training_samples_metaicl.jsonl"
+    steps = {
+        "collect": [
+            "--out",
+            out / "collect",
+            "--split",
+            "train",
+            "--num-tasks",
+            args.train_games,
+            "--seed",
+            seed,
+        ],
+        "prepare": ["--data-dirs", out / "collect", "--out", out / "prepared", "--seed", seed],
+        "curate": ["--input", samples, "--out", out / "curated", "--config", recipe],
+        "train": ["--config", recipe, "--data-dir", out / "curated", "--output-dir", out / "model"],
+    }
+    return {
+        step: implement([step, *map(str, flags)], out / "reports" / f"{step}.json")
+        for step, flags in steps.items()
+    }
+
+
+def score(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Step 4: the three world models on the same held-out transitions."""
+    models = {"symbolic": "symbolic", "untrained base": BASE, "trained": f"hf:{args.out / 'model'}"}
+    flags = ["--config", str(args.recipe), "--split", "valid_seen", "--limit", str(args.eval_games)]
+    flags += ["--samples", str(args.samples), "--no-search"]
+    reports = args.out / "reports"
+    return {
+        name: implement(
+            ["wm", "eval", "--world-model", spec, *flags], reports / f"wm-eval-{name.replace(' ', '-')}.json"
+        )
+        for name, spec in models.items()
+    }
+
+
+def loop(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Step 5: the IMPLEMENT agent (planner policy) with each world model."""
+    models = {"symbolic": "symbolic", "trained": f"hf:{args.out / 'model'}"}
+    flags = [
+        "--config",
+        str(args.recipe),
+        "--policy",
+        "planner",
+        "--split",
+        "valid_seen",
+        "--seed",
+        str(args.seed),
+    ]
+    flags += ["--games", str(args.loop_games), "--trials", str(args.loop_trials), "--resume"]
+    reports = args.out / "reports"
+    return {
+        name: implement(
+            ["evaluate", "--world-model", spec, "--out", str(args.out / f"loop-{name}"), *flags],
+            reports / f"loop-{name}.json",
+        )
+        for name, spec in models.items()
+    }
+
+
+def table(rows: dict[str, dict[str, Any]], keys: tuple[str, ...]) -> str:
+    lines = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    lines += [
+        f"| {name} | " + " | ".join(str(row.get(k, "–")) for k in keys) + " |" for name, row in rows.items()
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--train-games", type=int, default=300, help="train games played for the data")
+    parser.add_argument("--eval-games", type=int, default=25, help="held-out valid_seen games scored")
+    parser.add_argument("--samples", type=int, default=5, help="samples per information-gathering action")
+    parser.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "cpu-small.toml")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs/wm-training"))
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the JSON and the plot go")
+    parser.add_argument("--loop", action="store_true", help="also play the agent with the trained model")
+    parser.add_argument("--loop-games", type=int, default=10)
+    parser.add_argument("--loop-trials", type=int, default=3)
+    args = parser.parse_args(argv)
+    built = build_model(args)
+    scores = score(args)
+    report: dict[str, Any] = {
+        "recipe": args.recipe.read_text(),
+        "data": {k: built[k] for k in ("collect", "prepare", "curate")},
+        "train": built["train"],
+        "curve": json.loads((args.out / "model" / "implement_train.json").read_text())["curve"],
+        "wm_eval": scores,
+    }
+    if args.loop:
+        report["loop"] = loop(args)
+    args.docs.mkdir(parents=True, exist_ok=True)
+    (args.docs / "wm-training.json").write_text(json.dumps(report, indent=2) + "\n")
+    if built["train"].get("loss_curve"):
+        shutil.copyfile(built["train"]["loss_curve"], args.docs / "wm-training-loss.svg")
+    train = built["train"]
+    print(f"trained {train['steps']} steps on {train['train_samples']} samples in {train['seconds']:.0f} s: "
+          f"eval loss {train['eval_loss_before']} -> {train['eval_loss']}")  # fmt: skip
+    print(table(scores, EVAL_KEYS))
+    for name, row in scores.items():
+        by_verb = ", ".join(
+            f"{v} {r['exact_match']} ({r['transitions']})" for v, r in row["exact_match_by_verb"].items()
+        )
+        print(f"- {name}, exact match by verb: {by_verb}")
+    if args.loop:
+        print(
+            table(
+                report["loop"], ("success_rate_at_1", "success_rate_at_k", "mean_steps", "seconds_per_step")
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
