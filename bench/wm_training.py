@@ -8,16 +8,17 @@ Each step is a run of the `implement` CLI into `OUT/<step>`; a rerun skips the f
 3. `train --config RECIPE` (default `recipes/cpu-small.toml`: SmolLM2-135M, full fine-tuning,
    a time budget), its training and validation losses logged every few steps;
 4. `wm eval` on held-out valid_seen games (`--eval-games`, the split's first ones): the symbolic
-   model, the untrained base (`hf:smollm2-135m`) and the trained model, under the recipe's
-   settings (diff answers), without the search rank, `--samples` samples per
-   information-gathering action;
+   model, the trained model and the untrained base (`hf:smollm2-135m`, on the first
+   `--base-games`), under the recipe's settings (diff answers), without the search rank,
+   `--samples` samples per information-gathering action; the base gets `--base-max-tokens`
+   completion tokens (it seldom stops by itself, and a token takes ~0.05 s here);
 5. with `--loop`: `evaluate` (the planner as policy) on `--loop-games` valid_seen games x
    `--loop-trials` trials, with the trained model and with the symbolic one.
 
 The report goes to stdout (markdown) and to `DOCS/wm-training.json`, the loss plot to
 `DOCS/wm-training-loss.svg`.
 
-    python bench/wm_training.py [--train-games 300] [--eval-games 25] [--samples 5]
+    python bench/wm_training.py [--train-games 200] [--eval-games 42] [--base-games N] [--samples 1]
         [--recipe recipes/cpu-small.toml] [--out runs/wm-training] [--docs docs] [--loop]
 """
 
@@ -88,13 +89,30 @@ def build_model(args: argparse.Namespace) -> dict[str, Any]:
 
 def score(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """Step 4: the three world models on the same held-out transitions."""
-    models = {"symbolic": "symbolic", "untrained base": BASE, "trained": f"hf:{args.out / 'model'}"}
-    flags = ["--config", str(args.recipe), "--split", "valid_seen", "--limit", str(args.eval_games)]
-    flags += ["--samples", str(args.samples), "--no-search"]
+    models = {"symbolic": "symbolic", "trained": f"hf:{args.out / 'model'}", "untrained base": BASE}
+    flags = [
+        "--config",
+        str(args.recipe),
+        "--split",
+        "valid_seen",
+        "--samples",
+        str(args.samples),
+        "--no-search",
+    ]
+    limit = ["--limit", str(args.eval_games)]
+    extra = {
+        "untrained base": [
+            "--max-tokens",
+            str(args.base_max_tokens),
+            "--limit",
+            str(args.base_games or args.eval_games),
+        ]
+    }
     reports = args.out / "reports"
     return {
         name: implement(
-            ["wm", "eval", "--world-model", spec, *flags], reports / f"wm-eval-{name.replace(' ', '-')}.json"
+            ["wm", "eval", "--world-model", spec, *flags, *extra.get(name, limit)],
+            reports / f"wm-eval-{name.replace(' ', '-')}.json",
         )
         for name, spec in models.items()
     }
@@ -124,6 +142,20 @@ def loop(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     }
 
 
+LOOP_KEYS = ("SR@1", "SR@k", "steps per success", "steps / walkthrough", "s/step", "errors")
+
+
+def loop_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """The columns of an evaluation summary that the loop table shows."""
+    sr_at = summary["sr_at"]
+    return {
+        "SR@1": sr_at["1"], "SR@k": sr_at[str(summary["trials"])],
+        "steps per success": summary["steps_per_success"],
+        "steps / walkthrough": summary["steps_ratio_to_walkthrough"],
+        "s/step": summary["usage"].get("seconds_per_step"), "errors": summary["errors"],
+    }  # fmt: skip
+
+
 def table(rows: dict[str, dict[str, Any]], keys: tuple[str, ...]) -> str:
     lines = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     lines += [
@@ -136,10 +168,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--train-games", type=int, default=300, help="train games played for the data")
-    parser.add_argument("--eval-games", type=int, default=25, help="held-out valid_seen games scored")
-    parser.add_argument("--samples", type=int, default=5, help="samples per information-gathering action")
+    parser.add_argument("--train-games", type=int, default=200, help="train games played for the data")
+    parser.add_argument("--eval-games", type=int, default=42, help="held-out valid_seen games scored")
+    parser.add_argument("--base-games", type=int, help="the first N of them for the base (default: all)")
+    parser.add_argument("--samples", type=int, default=1, help="samples per information-gathering action")
     parser.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "cpu-small.toml")
+    parser.add_argument(
+        "--base-max-tokens", type=int, default=64,
+        help="completion tokens of the untrained base (it rarely stops; trained diffs average ~25)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/wm-training"))
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where the JSON and the plot go")

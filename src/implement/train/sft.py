@@ -194,7 +194,7 @@ def _time_limit(minutes: float) -> Any:
     """A Trainer callback that ends training at the first step end after `minutes`."""
     from transformers import TrainerCallback
 
-    class TimeLimit(TrainerCallback):  # type: ignore[misc]
+    class TimeLimit(TrainerCallback):
         def __init__(self) -> None:
             self.started = time.perf_counter()
 
@@ -245,6 +245,8 @@ def train_world_model(
     eval_before = trainer.evaluate()["eval_loss"] if evaluate and not resume else None
     trainer.train(resume_from_checkpoint=True if resume else None)
     eval_after = trainer.evaluate()["eval_loss"] if evaluate else None
+    # the pass before training went to a log history that `train` started afresh: put it first
+    before = [{"eval_loss": eval_before, "step": 0}] if eval_before is not None else []
     trainer.save_model(str(output_dir))
     result = TrainResult(
         output_dir=output_dir,
@@ -255,7 +257,7 @@ def train_world_model(
         samples_by_mode=prepared.samples_by_mode,
         skipped=prepared.skipped,
         train_losses=[float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry],
-        curve=learning_curve(trainer.state.log_history),
+        curve=learning_curve([*before, *trainer.state.log_history]),
         eval_loss_before=eval_before,
         eval_loss=eval_after,
         seconds=time.perf_counter() - started,
