@@ -220,6 +220,29 @@ def _kept_samples(trainer: SFTTrainer, offered: int, config: TrainingConfig) -> 
     return kept
 
 
+def _write_outputs(result: TrainResult, prepared: PreparedTraining, config: TrainingConfig) -> None:
+    """`implement_train.json` (the run, its settings and versions) and the loss plot, in `output_dir`."""
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    info = {
+        **result.to_dict(),
+        "model_path": prepared.model_path,
+        "config": asdict(config),
+        "versions": {
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__, "trl": trl.__version__,
+        },
+        "prompt_versions": prompt_versions(),
+    }  # fmt: skip
+    out = result.output_dir
+    (out / TRAIN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    if any(result.curve.values()):
+        plot_curve(result.curve, out / CURVE_SVG, f"{prepared.base_model}, {config.method}")
+
+
 def train_world_model(
     data_dir: str | Path,
     output_dir: str | Path,
@@ -230,11 +253,6 @@ def train_world_model(
     """Fine-tune on the curated samples and save the adapter, or the whole model (with the
     tokenizer) to `output_dir`, along with `implement_train.json` (its learning curve) and
     `loss_curve.svg`; `resume` continues from the newest checkpoint in `output_dir`."""
-    import peft
-    import torch
-    import transformers
-    import trl
-
     started = time.perf_counter()
     output_dir = Path(output_dir)
     if resume and not any(output_dir.glob("checkpoint-*")):
@@ -263,19 +281,7 @@ def train_world_model(
         seconds=time.perf_counter() - started,
     )
     if trainer.is_world_process_zero():
-        info = {
-            **result.to_dict(),
-            "model_path": prepared.model_path,
-            "config": asdict(config),
-            "versions": {
-                "torch": torch.__version__, "transformers": transformers.__version__,
-                "peft": peft.__version__, "trl": trl.__version__,
-            },
-            "prompt_versions": prompt_versions(),
-        }  # fmt: skip
-        (output_dir / TRAIN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
-        if any(result.curve.values()):
-            plot_curve(result.curve, output_dir / CURVE_SVG, f"{prepared.base_model}, {config.method}")
+        _write_outputs(result, prepared, config)
     logger.info(
         "trained %d steps on %d samples in %.0fs: loss %s -> %s, eval loss %s -> %s", result.steps,
         result.train_samples, result.seconds, result.first_loss, result.last_loss, eval_before, eval_after,
