@@ -206,12 +206,13 @@ class TransformersChatModel:
         rows = [output[i % len(output), prompt:] for i in range(n)]
         completions = []
         for generated in rows:
-            ended = [i for i, token in enumerate(generated.tolist()) if token in eos_ids]
-            length = ended[0] + 1 if ended else len(generated)  # a batch pads a finished row after its end
+            ids = generated.tolist()  # a batch pads a finished row after its end: cut at the first EOS
+            length = next((i + 1 for i, token in enumerate(ids) if token in eos_ids), len(ids))
+            stopped = length > 0 and ids[length - 1] in eos_ids
             completions.append(
                 Completion(
-                    text=self._tokenizer.decode(generated[:length], skip_special_tokens=True),
-                    finish_reason="stop" if ended else "length",
+                    text=self._tokenizer.decode(ids[:length], skip_special_tokens=True),
+                    finish_reason="stop" if stopped else "length",
                     prompt_tokens=prompt,
                     completion_tokens=length,
                     latency=latency,

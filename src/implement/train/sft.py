@@ -191,12 +191,17 @@ def _sft_config(config: TrainingConfig, output_dir: str | Path, *, cuda: bool) -
 
 
 def _time_limit(minutes: float) -> Any:
-    """A Trainer callback that ends training at the first step end after `minutes`."""
+    """A Trainer callback that ends training at the first step end `minutes` after training began
+    (tokenizing and the validation pass before it do not count)."""
     from transformers import TrainerCallback
 
     class TimeLimit(TrainerCallback):
         def __init__(self) -> None:
             self.started = time.perf_counter()
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+            self.started = time.perf_counter()  # the Trainer is built, its data tokenized, long before
+            return control
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             if time.perf_counter() - self.started > minutes * 60:
