@@ -193,10 +193,12 @@ def main(argv: list[str] | None = None) -> None:
         "curve": json.loads((args.out / "model" / "implement_train.json").read_text())["curve"],
         "wm_eval": scores,
     }
+    args.docs.mkdir(parents=True, exist_ok=True)
+    write = lambda: (args.docs / "wm-training.json").write_text(json.dumps(report, indent=2) + "\n")  # noqa: E731
+    write()  # the scores, before the long loop
     if args.loop:
         report["loop"] = loop(args)
-    args.docs.mkdir(parents=True, exist_ok=True)
-    (args.docs / "wm-training.json").write_text(json.dumps(report, indent=2) + "\n")
+        write()
     if built["train"].get("loss_curve"):
         shutil.copyfile(built["train"]["loss_curve"], args.docs / "wm-training-loss.svg")
     train = built["train"]
@@ -209,11 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"- {name}, exact match by verb: {by_verb}")
     if args.loop:
-        print(
-            table(
-                report["loop"], ("success_rate_at_1", "success_rate_at_k", "mean_steps", "seconds_per_step")
-            )
-        )
+        print(table({name: loop_row(summary) for name, summary in report["loop"].items()}, LOOP_KEYS))
 
 
 if __name__ == "__main__":

@@ -97,3 +97,20 @@ def test_structured_off_ignores_the_schema(base: TransformersChatModel) -> None:
     [free] = asyncio.run(off.chat(question, max_tokens=16))
     [ignored] = asyncio.run(off.chat(question, max_tokens=16, schema=SCHEMA))
     assert ignored.text == free.text and not ignored.text.lstrip().startswith("{")
+
+
+def test_a_prompt_sharing_the_previous_ones_start_answers_as_if_read_whole(
+    base: TransformersChatModel,
+) -> None:
+    """The prefix cache: what two prompts share is read once, and changes no answer."""
+    system = {"role": "system", "content": "You answer questions about a kitchen in a few words."}
+    first, second = ([system, {"role": "user", "content": p}] for p in PROMPTS[:2])
+    asyncio.run(base.chat(first, max_tokens=8))
+    reused = asyncio.run(base.chat(second, n=3, temperature=1.0, max_tokens=8))
+    whole = TransformersChatModel("smollm2-135m", device="cpu", prefix_cache=False)
+    assert [c.text for c in asyncio.run(whole.chat(second, n=3, temperature=1.0, max_tokens=8))] == [
+        c.text for c in reused
+    ]
+    assert [c.text for c in asyncio.run(whole.chat(second, max_tokens=8))] == [
+        c.text for c in asyncio.run(base.chat(second, max_tokens=8))
+    ]

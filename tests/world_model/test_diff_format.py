@@ -128,7 +128,8 @@ def test_diff_prompts_ask_for_the_changes_under_a_shorter_system_text() -> None:
     assert messages[0]["content"] == DIFF_SYSTEM_TEXT and len(DIFF_SYSTEM_TEXT) < 0.8 * len(SYSTEM_TEXT)
     text = messages[1]["content"]
     assert isinstance(text, str) and text.startswith("[PRE]\n") and text.endswith("\nChanges:")
-    assert f"Current state:\n{render_state(START)}\n" in text and "fridge 1 is closed" in text
+    assert f"Current state:\n{render_state(START)}\nAction: go to fridge 1\n" in text  # state first
+    assert "fridge 1 is closed" in text
     per = perception_messages(START, "look", "You are in the middle.", succeeded=True, format="diff")
     assert per[0]["content"] == DIFF_SYSTEM_TEXT and str(per[1]["content"]).endswith("\nChanges:")
     assert prediction_messages(START, "look")[0]["content"] == SYSTEM_TEXT  # `state` is unchanged
@@ -157,7 +158,7 @@ def truth_script(transitions: list[Transition]) -> Script:
     for t in transitions:
         answer = json.dumps(state_diff(t.before, t.after))
         action, before = re.escape(t.action), re.escape(render_state(t.before))
-        rules.append({"match": f"\nAction: {action}\nCurrent state:\n{before}\n", "responses": [answer]})
+        rules.append({"match": f"\nCurrent state:\n{before}\nAction: {action}\n", "responses": [answer]})
         per = f"\nAction: {action}\nSucceeded: (yes|no)\nState before the action:\n{before}\n"
         rules.append({"match": per, "responses": [answer]})
     return Script.from_dict({"rules": rules, "default": "The fridge opens. {not json"})

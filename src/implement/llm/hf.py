@@ -18,6 +18,7 @@ backend says it is "unconstrained" and ignores schemas.
 from __future__ import annotations
 
 import asyncio
+import copy
 import importlib.util
 import json
 import logging
@@ -97,12 +98,14 @@ class TransformersChatModel:
     Greedy at temperature 0, sampling otherwise: a request's `n` samples are one batched
     generation, seeded with `seed` (so a repeated call repeats its answers). `structured`: "auto"
     or "on" decode under a request's schema (where lm-format-enforcer is installed), "off" ignores
-    schemas.
+    schemas. `prefix_cache`: a prompt reads only what follows the part it shares with the previous
+    one (off: every prompt is read whole; `bench/hf_prefix.py` compares the two).
     """
 
     def __init__(
-        self, path: str | Path, *, device: str | None = None, seed: int = 0, structured: str = "auto"
-    ) -> None:
+        self, path: str | Path, *, device: str | None = None, seed: int = 0, structured: str = "auto",
+        prefix_cache: bool = True,
+    ) -> None:  # fmt: skip
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -120,6 +123,8 @@ class TransformersChatModel:
         self.usage = Usage()
         self._seed = seed
         self._lock = threading.Lock()  # one model: one generation at a time
+        self._prefix: tuple[list[int], Any] | None = None  # the last prompt read, and its cache
+        self._keep_prefix = prefix_cache
         self._device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if self._device.startswith("cuda") else torch.float32
         local = Path(path).expanduser()
@@ -169,25 +174,43 @@ class TransformersChatModel:
         enforcer.root_parser.config.force_json_field_order = True
         return lambda _batch, tokens: enforcer.get_allowed_tokens(tokens.tolist()).allowed_tokens
 
+    def _prefilled(self, ids: list[int]) -> Any:
+        """A key/value cache of the prompt `ids` but its last token (which generation reads). The part
+        it shares with the previous prompt is copied from that one's cache, not read again: the
+        system text, and in a step's `[PRE]` requests of the diff format the state too."""
+        import torch
+        from transformers import DynamicCache
+
+        head = ids[:-1]
+        cache, shared = DynamicCache(), 0
+        if self._prefix is not None:
+            last, last_cache = self._prefix
+            shared = next((i for i, (a, b) in enumerate(zip(head, last)) if a != b), min(len(head), len(last)))
+            if shared:
+                cache = copy.deepcopy(last_cache)
+                cache.crop(shared - len(last))  # a count of tokens to remove
+        if shared < len(head):
+            rest = torch.tensor([head[shared:]], device=self._device)
+            self._model(input_ids=rest, cache=cache, use_cache=True)
+        if self._keep_prefix:
+            self._prefix = (head, copy.deepcopy(cache))
+        return cache
+
     def _sample(
         self, messages: list[Message], n: int, temperature: float, top_p: float, max_tokens: int,
         schema: Schema | None,
     ) -> list[Completion]:  # fmt: skip
-        """`n` completions of one generation call: the prompt is read once, the samples decoded as a
-        batch (greedy: one decoding, repeated)."""
+        """`n` completions of one generation call: the prompt is read once (what it shares with the
+        previous prompt not even that, see `_prefilled`), the samples decoded as a batch (greedy:
+        one decoding, repeated)."""
         import torch
 
-        inputs = self._tokenizer.apply_chat_template(
+        ids = self._tokenizer.apply_chat_template(
             _text_messages(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(self._device)
+        )["input_ids"][0].tolist()
+        rows = n if temperature > 0 else 1
         sampling: dict[str, Any] = (
-            {
-                "do_sample": True,
-                "temperature": temperature,
-                "top_p": top_p,
-                "top_k": 0,
-                "num_return_sequences": n,
-            }
+            {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
             if temperature > 0
             else {"do_sample": False}
         )
@@ -195,17 +218,23 @@ class TransformersChatModel:
             if schema is not None:
                 sampling["prefix_allowed_tokens_fn"] = self._allowed_tokens(schema)
             started = time.perf_counter()
+            cache = self._prefilled(ids)
+            cache.batch_repeat_interleave(rows)
             torch.manual_seed(self._seed)
             output = self._model.generate(
-                **inputs, max_new_tokens=max_tokens, pad_token_id=self._tokenizer.pad_token_id, **sampling
+                input_ids=torch.tensor([ids] * rows, device=self._device),
+                attention_mask=torch.ones(rows, len(ids), dtype=torch.long, device=self._device),
+                cache=cache,
+                max_new_tokens=max_tokens,
+                pad_token_id=self._tokenizer.pad_token_id,
+                **sampling,
             )
             latency = time.perf_counter() - started
-        prompt = int(inputs["input_ids"].shape[1])
+        prompt = len(ids)
         eos = self._model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
-        rows = [output[i % len(output), prompt:] for i in range(n)]
         completions = []
-        for generated in rows:
+        for generated in (output[i % rows, prompt:] for i in range(n)):
             ids = generated.tolist()  # a batch pads a finished row after its end: cut at the first EOS
             length = next((i + 1 for i, token in enumerate(ids) if token in eos_ids), len(ids))
             stopped = length > 0 and ids[length - 1] in eos_ids

@@ -5,7 +5,9 @@ from what the environment answered) or `[PRE]` (prediction: the imagined next st
 Both modes share one system text that defines the symbolic state format, and both answer
 with the state as one JSON object. `format="diff"` (`world_model.format`) asks both modes for
 the compact diff instead (`implement.state.state_diff`: only what the action changes), under a
-shorter system text, and shows the state as compact text (`implement.prompts.state_text`).
+shorter system text, and shows the state as compact text (`implement.prompts.state_text`),
+in `[PRE]` before the action: the predictions of one step then share their prompt up to it,
+which a backend with a prefix cache reads once (`implement.llm.hf`).
 These functions are the single source of the world model's prompt text: `LLMWorldModel` sends
 them and the curate step builds training data from them, so a change here is a change of
 `VERSION`.
@@ -38,7 +40,7 @@ from implement.world_model.dialect import (
     reference_text,
 )
 
-VERSION = "wm-4"
+VERSION = "wm-5"
 STATE, DIFF = "state", "diff"  # the values of `world_model.format`
 PER_TAG = "[PER]"
 PRE_TAG = "[PRE]"
@@ -204,8 +206,10 @@ def prediction_messages(
     """
     if check_format(format, dialect) == STATE and dialect == REFERENCE:
         return _reference_prediction(state, action, conditions)
-    task = _PRE_TASK_DIFF if format == DIFF else _PRE_TASK
-    lines = [PRE_TAG, task, f"Action: {action}", f"Current state:{_state_text(state, format)}"]
+    if format == DIFF:  # the state first: a step's predictions share their prompt up to the action
+        lines = [PRE_TAG, _PRE_TASK_DIFF, f"Current state:{_state_text(state, format)}", f"Action: {action}"]
+    else:
+        lines = [PRE_TAG, _PRE_TASK, f"Action: {action}", f"Current state:{_state_text(state, format)}"]
     text = format_conditions(conditions)
     if text:
         lines.append(text)
