@@ -14,13 +14,15 @@ import argparse
 import asyncio
 import time
 
-from implement.llm.hf import TransformersChatModel
 from implement.llm.base import Message
+from implement.llm.hf import TransformersChatModel
 from implement.prompts.world_model import perception_messages, prediction_messages
 from implement.state import ReceptacleState, SymbolicState
 
-RECEPTACLES = ["countertop 1", "countertop 2", "cabinet 1", "cabinet 2", "drawer 1", "fridge 1",
-               "microwave 1", "sinkbasin 1", "stoveburner 1", "shelf 1", "garbagecan 1", "diningtable 1"]  # fmt: skip
+RECEPTACLES = [
+    *("countertop 1", "countertop 2", "cabinet 1", "cabinet 2", "drawer 1", "fridge 1"),
+    *("microwave 1", "sinkbasin 1", "stoveburner 1", "shelf 1", "garbagecan 1", "diningtable 1"),
+]
 OPENABLE = ("cabinet", "drawer", "fridge", "microwave")
 
 
@@ -39,15 +41,18 @@ def step_requests(step: int, samples: int) -> list[tuple[list[Message], int, flo
         },
     )
     observation = f"You arrive at {seen[-1]}. On it, you see an apple {step + 2}, and a mug {step + 2}."
-    requests = [(perception_messages(state, f"go to {seen[-1]}", observation, succeeded=True, format="diff"), 1, 0.0)]
+    arrived = perception_messages(state, f"go to {seen[-1]}", observation, succeeded=True, format="diff")
+    requests = [(arrived, 1, 0.0)]
     for target in ("countertop 1", "sinkbasin 1", "shelf 1"):
         requests.append((prediction_messages(state, f"go to {target}", format="diff"), 1, 0.0))
     requests.append((prediction_messages(state, "go to fridge 1", format="diff"), samples, 1.0))
     return requests
 
 
-def seconds(model: TransformersChatModel, steps: int, samples: int, max_tokens: int) -> tuple[float, list[str]]:
-    texts, started = [], time.perf_counter()
+def timed(model: TransformersChatModel, steps: int, samples: int, max_tokens: int) -> tuple[float, list[str]]:
+    """Seconds for all the steps' requests, and the answers' texts."""
+    texts: list[str] = []
+    started = time.perf_counter()
     for step in range(steps):
         for messages, n, temperature in step_requests(step, samples):
             answers = asyncio.run(model.chat(messages, n=n, temperature=temperature, max_tokens=max_tokens))
@@ -56,7 +61,9 @@ def seconds(model: TransformersChatModel, steps: int, samples: int, max_tokens: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=24)
@@ -66,7 +73,7 @@ def main() -> None:
     for cached in (False, True):  # the baseline first: the model and its files are warm for both
         model = TransformersChatModel("smollm2-135m", device="cpu", structured="off", prefix_cache=cached)
         asyncio.run(model.chat([{"role": "user", "content": "Hello."}], max_tokens=2))  # warm-up
-        results[cached] = seconds(model, args.steps, args.samples, args.max_tokens)
+        results[cached] = timed(model, args.steps, args.samples, args.max_tokens)
     (whole, whole_texts), (cached, cached_texts) = results[False], results[True]
     same = sum(a == b for a, b in zip(whole_texts, cached_texts, strict=True))
     print(f"{requests} requests ({args.steps} steps, {args.samples} samples when gathering information)")

@@ -194,11 +194,11 @@ def main(argv: list[str] | None = None) -> None:
         "wm_eval": scores,
     }
     args.docs.mkdir(parents=True, exist_ok=True)
-    write = lambda: (args.docs / "wm-training.json").write_text(json.dumps(report, indent=2) + "\n")  # noqa: E731
-    write()  # the scores, before the long loop
+    report_path = args.docs / "wm-training.json"
+    report_path.write_text(json.dumps(report, indent=2) + "\n")  # the scores, before the long loop
     if args.loop:
         report["loop"] = loop(args)
-        write()
+        report_path.write_text(json.dumps(report, indent=2) + "\n")
     if built["train"].get("loss_curve"):
         shutil.copyfile(built["train"]["loss_curve"], args.docs / "wm-training-loss.svg")
     train = built["train"]

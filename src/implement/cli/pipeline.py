@@ -216,7 +216,6 @@ def train_cmd(
 def _train(data_dir: Path, output_dir: Path, config: TrainingConfig, *, resume: bool) -> dict[str, Any]:
     """Train the world model (the train extra's code, its logs on stderr); the report of the run."""
     try:
-        from implement.train.curve import CURVE_SVG
         from implement.train.sft import train_world_model
     except ImportError as exc:
         raise ImplementError(
@@ -230,5 +229,5 @@ def _train(data_dir: Path, output_dir: Path, config: TrainingConfig, *, resume: 
         "skipped": result.skipped, "first_loss": result.first_loss, "last_loss": result.last_loss,
         "eval_loss_before": result.eval_loss_before, "eval_loss": result.eval_loss,
         "seconds": round(result.seconds, 1), "world_model_spec": f"hf:{result.output_dir}",
-        "loss_curve": str(result.output_dir / CURVE_SVG) if any(result.curve.values()) else None,
+        "loss_curve": str(result.loss_curve) if result.loss_curve else None,
     }  # fmt: skip

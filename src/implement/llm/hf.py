@@ -185,7 +185,8 @@ class TransformersChatModel:
         cache, shared = DynamicCache(), 0
         if self._prefix is not None:
             last, last_cache = self._prefix
-            shared = next((i for i, (a, b) in enumerate(zip(head, last)) if a != b), min(len(head), len(last)))
+            pairs = zip(head, last, strict=False)
+            shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(head), len(last)))
             if shared:
                 cache = copy.deepcopy(last_cache)
                 cache.crop(shared - len(last))  # a count of tokens to remove

@@ -61,6 +61,11 @@ class TrainResult:
     def last_loss(self) -> float | None:
         return self.train_losses[-1] if self.train_losses else None
 
+    @property
+    def loss_curve(self) -> Path | None:
+        """The plot of `curve` (written with the model), or None when nothing was logged."""
+        return self.output_dir / CURVE_SVG if any(self.curve.values()) else None
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "output_dir": str(self.output_dir)}
 
@@ -244,8 +249,15 @@ def _write_outputs(result: TrainResult, prepared: PreparedTraining, config: Trai
     }  # fmt: skip
     out = result.output_dir
     (out / TRAIN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
-    if any(result.curve.values()):
-        plot_curve(result.curve, out / CURVE_SVG, f"{prepared.base_model}, {config.method}")
+    if result.loss_curve is not None:
+        plot_curve(result.curve, result.loss_curve, f"{prepared.base_model}, {config.method}")
+
+
+def _final_eval_loss(trainer: Any) -> float:
+    """The validation loss after training: the one logged at the last step, else a new pass."""
+    logged = {e.get("step"): e["eval_loss"] for e in trainer.state.log_history if "eval_loss" in e}
+    step = trainer.state.global_step
+    return float(logged[step]) if step in logged else float(trainer.evaluate()["eval_loss"])
 
 
 def train_world_model(
@@ -267,7 +279,7 @@ def train_world_model(
     evaluate = trainer.eval_dataset is not None
     eval_before = trainer.evaluate()["eval_loss"] if evaluate and not resume else None
     trainer.train(resume_from_checkpoint=True if resume else None)
-    eval_after = trainer.evaluate()["eval_loss"] if evaluate else None
+    eval_after = _final_eval_loss(trainer) if evaluate else None
     # the pass before training went to a log history that `train` started afresh: put it first
     before = [{"eval_loss": eval_before, "step": 0}] if eval_before is not None else []
     trainer.save_model(str(output_dir))
