@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         by_verb = ", ".join(
             f"{v} {r['exact_match']} ({r['transitions']})" for v, r in row["exact_match_by_verb"].items()
         )
-        print(f"- {name}, exact match by verb: {by_verb}")
+        print(f"- {name}, exact match by verb: {by_verb}; misses: {row.get('exact_misses_by_kind', '?')}")
     if args.loop:
         print(table({name: loop_row(summary) for name, summary in report["loop"].items()}, LOOP_KEYS))
 

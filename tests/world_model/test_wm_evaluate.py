@@ -47,6 +47,8 @@ def test_a_model_that_predicts_nothing_scores_as_expected(tiny_games: list[Game]
     failed = sum(not t.succeeded for t in acting) / len(acting)
     assert report["deterministic_transitions"] == len(deterministic)
     assert report["deterministic_exact_match"] == round(unchanged, 4)
+    changed = sum(t.after != t.before for t in deterministic)  # each one missed by predicting nothing
+    assert report["exact_misses_by_kind"] == {"predicted no change": changed}
     assert report["failure_prediction_accuracy"] == round(failed, 4)
     # every receptacle scores 0: ties broken at random give exactly the uniform expected rank
     assert report["search_rank"] == report["search_rank_uniform"] == report["search_rank_metaicl"]

@@ -236,12 +236,12 @@ class TransformersChatModel:
         eos_ids = set(eos if isinstance(eos, list) else [eos])
         completions = []
         for generated in (output[i % rows, prompt:] for i in range(n)):
-            ids = generated.tolist()  # a batch pads a finished row after its end: cut at the first EOS
-            length = next((i + 1 for i, token in enumerate(ids) if token in eos_ids), len(ids))
-            stopped = length > 0 and ids[length - 1] in eos_ids
+            tokens = generated.tolist()  # a batch pads a finished row after its end: cut at the first EOS
+            length = next((i + 1 for i, token in enumerate(tokens) if token in eos_ids), len(tokens))
+            stopped = length > 0 and tokens[length - 1] in eos_ids
             completions.append(
                 Completion(
-                    text=self._tokenizer.decode(ids[:length], skip_special_tokens=True),
+                    text=self._tokenizer.decode(tokens[:length], skip_special_tokens=True),
                     finish_reason="stop" if stopped else "length",
                     prompt_tokens=prompt,
                     completion_tokens=length,

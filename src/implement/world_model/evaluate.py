@@ -6,9 +6,10 @@ state (the parser agrees with the engine's facts on everything observed); the tr
 a receptacle's unseen contents comes from the engine's facts. Reported:
 
 - exact next-state match on deterministic actions (everything but going to or opening
-  a receptacle whose inside was never seen), also by action verb, and the accuracy of predicting whether an
-  action that changes the state when it succeeds (not look, inventory, examine) fails,
-  read as "the predicted state is the state before";
+  a receptacle whose inside was never seen), also by action verb, its misses by kind (no
+  change predicted, a change predicted where nothing changed, the wrong change), and the
+  accuracy of predicting whether an action that changes the state when it succeeds (not
+  look, inventory, examine) fails, read as "the predicted state is the state before";
 - for information-gathering actions, the mean log-likelihood of the true contents'
   object types under the predicted samples (add-half smoothing);
 - the search rank: receptacles ordered by the predicted probability of holding the
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import mean
@@ -153,6 +155,19 @@ def goal_object_type(game: Game) -> str:
     return folder.split("-")[1].lower()
 
 
+def _avg(values: list[float] | list[bool]) -> float | None:
+    return round(mean(float(v) for v in values), 4) if values else None
+
+
+def _miss_kind(before: SymbolicState, after: SymbolicState, predicted: SymbolicState) -> str:
+    """What a wrong deterministic prediction got wrong."""
+    if predicted == before:
+        return "predicted no change"
+    if after == before:
+        return "predicted a change, nothing changed"
+    return "predicted the wrong change"
+
+
 async def evaluate_world_model(
     model: WorldModel,
     games: list[Game],
@@ -168,6 +183,7 @@ async def evaluate_world_model(
     env = AlfworldEnv(privileged=True, max_steps=200)
     exact: list[bool] = []
     exact_by_verb: dict[str, list[bool]] = {}
+    misses: Counter[str] = Counter()
     failure: list[bool] = []
     likelihood: list[float] = []
     ranks: dict[str, list[float]] = {"model": [], "uniform": [], "model_metaicl": []}
@@ -181,6 +197,8 @@ async def evaluate_world_model(
                 continue
             (predicted_state, *_) = await model.predict(t.before, t.action, None, n=1) or [t.before]
             exact.append(predicted_state == t.after)
+            if not exact[-1]:
+                misses[_miss_kind(t.before, t.after, predicted_state)] += 1
             command = parse_command(t.action)
             exact_by_verb.setdefault(command.verb if command else "other", []).append(exact[-1])
             if command is None or command.verb not in OBSERVING:  # these succeed without changing the state
@@ -189,26 +207,24 @@ async def evaluate_world_model(
             await _rank_search(model, env, game, ranks, samples=samples, metaicl=metaicl)
         on_game(game)
 
-    def avg(values: list[float] | list[bool]) -> float | None:
-        return round(mean(float(v) for v in values), 4) if values else None
-
     report: dict[str, Any] = {
         "model": model.name,
         "games": len(games),
         "deterministic_transitions": len(exact),
-        "deterministic_exact_match": avg(exact),
+        "deterministic_exact_match": _avg(exact),
         "exact_match_by_verb": {
-            verb: {"transitions": len(hits), "exact_match": avg(hits)}
+            verb: {"transitions": len(hits), "exact_match": _avg(hits)}
             for verb, hits in sorted(exact_by_verb.items())
         },
-        "failure_prediction_accuracy": avg(failure),
+        "exact_misses_by_kind": dict(sorted(misses.items())),
+        "failure_prediction_accuracy": _avg(failure),
         "information_gathering_transitions": len(likelihood),
-        "contents_log_likelihood": avg(likelihood),
-        "search_rank": avg(ranks["model"]),
-        "search_rank_uniform": avg(ranks["uniform"]),
+        "contents_log_likelihood": _avg(likelihood),
+        "search_rank": _avg(ranks["model"]),
+        "search_rank_uniform": _avg(ranks["uniform"]),
     }
     if metaicl:
-        report["search_rank_metaicl"] = avg(ranks["model_metaicl"])
+        report["search_rank_metaicl"] = _avg(ranks["model_metaicl"])
     return {**report, **_model_facts(model)}
 
 
