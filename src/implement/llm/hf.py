@@ -188,14 +188,15 @@ class TransformersChatModel:
             pairs = zip(head, last, strict=False)
             shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(head), len(last)))
             if shared:
-                cache = copy.deepcopy(last_cache)
+                cache = last_cache  # cut back and extended in place: generation gets a copy
                 cache.crop(shared - len(last))  # a count of tokens to remove
         if shared < len(head):
             rest = torch.tensor([head[shared:]], device=self._device)
             self._model(input_ids=rest, cache=cache, use_cache=True)
-        if self._keep_prefix:
-            self._prefix = (head, copy.deepcopy(cache))
-        return cache
+        if not self._keep_prefix:
+            return cache
+        self._prefix = (head, cache)
+        return copy.deepcopy(cache)
 
     def _sample(
         self, messages: list[Message], n: int, temperature: float, top_p: float, max_tokens: int,
