@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from implement.llm.base import LLMError, Schema
+from implement.llm.base import Completion, LLMError, Schema, Usage, usage_ledger
 from implement.llm.hf import TransformersChatModel
 from training import base_model_dir, curated_sample, trained_adapter  # noqa: F401 (a fixture)
 
@@ -114,3 +114,36 @@ def test_a_prompt_sharing_the_previous_ones_start_answers_as_if_read_whole(
     assert [c.text for c in asyncio.run(whole.chat(second, max_tokens=8))] == [
         c.text for c in asyncio.run(base.chat(second, max_tokens=8))
     ]
+
+
+def test_requests_that_wait_together_are_decoded_in_one_batch(base: TransformersChatModel) -> None:
+    """Batching: each request answers as it would alone (greedy), with its own length, samples
+    and schema, in fewer generations than requests."""
+    pytest.importorskip("lmformatenforcer")
+    questions = [[{"role": "user", "content": p}] for p in PROMPTS]
+    alone = [asyncio.run(base.chat(q, max_tokens=12))[0].text for q in questions]
+    structured = [asyncio.run(base.chat(q, max_tokens=96, schema=SCHEMA))[0].text for q in questions[:2]]
+
+    async def together() -> tuple[list[list[Completion]], Usage]:
+        with usage_ledger() as spent:  # the caller's ledger counts requests answered in a batch
+            return await asyncio.gather(
+                *(base.chat(q, max_tokens=12) for q in questions),
+                base.chat(questions[0], max_tokens=3),
+                *(base.chat(q, n=2, temperature=1.0, max_tokens=6) for q in questions[1:]),
+                *(base.chat(q, max_tokens=96, schema=SCHEMA) for q in questions[:2]),
+            ), spent
+
+    before = base.generations
+    answers, spent = asyncio.run(together())
+    assert (spent.requests, spent.completions) == (8, 10)
+    assert [c.text for [c] in answers[:3]] == alone
+    [short] = answers[3]
+    assert (
+        short.completion_tokens == 3 and short.finish_reason == "length" and alone[0].startswith(short.text)
+    )
+    assert [len(a) for a in answers[4:6]] == [2, 2]
+    assert all(0 < c.completion_tokens <= 6 for a in answers[4:6] for c in a)
+    assert [c.text for [c] in answers[6:]] == structured
+    assert all(text.split() and text.split()[0] == "{" for text in structured)  # under the schema
+    # 8 requests of 3 kinds (greedy, sampled, under a schema): the first may go alone
+    assert base.generations - before <= 4

@@ -144,7 +144,9 @@ class _Step:
         return takes + visits or self.search(kind, skip)
 
     def search(self, kind: str, skip: str | None = None) -> list[Candidate]:
-        """Every receptacle not seen inside yet, as a search for `kind`.
+        """Every receptacle not seen inside yet, as a search for `kind`: one of each receptacle
+        type first, then a second of each, and so on (receptacles of one type are alike before
+        they are seen, so the first proposals span the types the world model can tell apart).
 
         Arrived at a closed one to search it, the planner opens it: going there was worth
         two steps for what opening now gives in one.
@@ -161,7 +163,7 @@ class _Step:
                 found.append(Candidate(opening, kind, name, 1))
             elif going in self.allowed:
                 found.append(Candidate(going, kind, name, 2 if rec.open is False else 1))
-        return found
+        return _across_types(found)
 
     def treat(self, held: str) -> list[Candidate]:
         verb = self.goal.treatment
@@ -226,6 +228,17 @@ def _opened(actions: Iterable[str]) -> Iterator[str]:
         command = parse_command(action)
         if command is not None and command.verb == "open" and command.receptacle is not None:
             yield command.receptacle
+
+
+def _across_types(candidates: list[Candidate]) -> list[Candidate]:
+    """`candidates` taken one of each receptacle type at a time, each type in its own order."""
+    rank: dict[str, int] = {}
+    ranked = []
+    for candidate in candidates:
+        kind = receptacle_type(candidate.receptacle or "")
+        rank[kind] = rank.get(kind, -1) + 1
+        ranked.append((rank[kind], candidate))
+    return [candidate for _, candidate in sorted(ranked, key=lambda pair: pair[0])]
 
 
 def _expected_finds(candidate: Candidate, belief: Belief) -> float:
