@@ -1,9 +1,11 @@
-"""The hf backend's prefix cache: seconds per world-model request with it, against every prompt read whole.
+"""The hf backend's prefix cache and batching: seconds per world-model request, against every prompt
+read whole and one request at a time.
 
 One agent step of the diff format, several times over: a `[PER]` request, then `[PRE]` requests
 for a few candidate actions from the new state (they share the prompt up to the action), and
 one information-gathering `[PRE]` with `--samples` samples. The same requests, greedy or seeded,
-run on SmolLM2-135M (the embedded model) with `prefix_cache` on and off, in this run.
+run on SmolLM2-135M (the embedded model) in this run: with `prefix_cache` off, on, and on with
+the steps played as environments at once (their requests batched, `max_batch` 16).
 
     python bench/hf_prefix.py [--steps 3] [--samples 3] [--max-tokens 24]
 """
@@ -49,15 +51,33 @@ def step_requests(step: int, samples: int) -> list[tuple[list[Message], int, flo
     return requests
 
 
-def timed(model: TransformersChatModel, steps: int, samples: int, max_tokens: int) -> tuple[float, list[str]]:
-    """Seconds for all the steps' requests, and the answers' texts."""
-    texts: list[str] = []
-    started = time.perf_counter()
-    for step in range(steps):
-        for messages, n, temperature in step_requests(step, samples):
-            answers = asyncio.run(model.chat(messages, n=n, temperature=temperature, max_tokens=max_tokens))
-            texts += [a.text for a in answers]
-    return time.perf_counter() - started, texts
+async def play(model: TransformersChatModel, args: argparse.Namespace, together: bool) -> list[str]:
+    """Every step's requests, the answers' texts in order. `together`: the steps are environments
+    played at once, as `evaluate --parallel` does (each sends its `[PER]`, then its `[PRE]`s at once)."""
+
+    async def ask(messages: list[Message], n: int, temperature: float) -> list[str]:
+        answers = await model.chat(messages, n=n, temperature=temperature, max_tokens=args.max_tokens)
+        return [a.text for a in answers]
+
+    async def environment(step: int) -> list[str]:
+        perceive, *predict = step_requests(step, args.samples)
+        if not together:
+            return [text for request in (perceive, *predict) for text in await ask(*request)]
+        imagined = await asyncio.gather(*(ask(*request) for request in predict))
+        return await ask(*perceive) + [text for texts in imagined for text in texts]
+
+    if together:
+        steps = await asyncio.gather(*(environment(step) for step in range(args.steps)))
+    else:
+        steps = [await environment(step) for step in range(args.steps)]
+    return [text for texts in steps for text in texts]
+
+
+MODES = {  # name: (prefix_cache, max_batch, environments played at once)
+    "every prompt read whole": (False, 1, False),
+    "prefix cache": (True, 1, False),
+    "prefix cache, batched": (True, 16, True),
+}
 
 
 def main() -> None:
@@ -69,17 +89,27 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=24)
     args = parser.parse_args()
     requests = args.steps * len(step_requests(0, args.samples))
-    results = {}
-    for cached in (False, True):  # the baseline first: the model and its files are warm for both
-        model = TransformersChatModel("smollm2-135m", device="cpu", structured="off", prefix_cache=cached)
-        asyncio.run(model.chat([{"role": "user", "content": "Hello."}], max_tokens=2))  # warm-up
-        results[cached] = timed(model, args.steps, args.samples, args.max_tokens)
-    (whole, whole_texts), (cached, cached_texts) = results[False], results[True]
-    same = sum(a == b for a, b in zip(whole_texts, cached_texts, strict=True))
+    greedy = [
+        i
+        for i, (_, _, temperature) in enumerate(
+            r for s in range(args.steps) for r in step_requests(s, args.samples)
+        )
+        if temperature == 0
+    ]
     print(f"{requests} requests ({args.steps} steps, {args.samples} samples when gathering information)")
-    print(f"every prompt read whole: {whole / requests:.2f} s/request")
-    print(f"prefix cache:            {cached / requests:.2f} s/request  ({cached / whole:.3f}x)")
-    print(f"same answers: {same}/{len(whole_texts)}")
+    baseline, first = 0.0, list[str]()
+    for name, (cached, batch, together) in MODES.items():  # the baseline first: the files are warm for all
+        model = TransformersChatModel(
+            "smollm2-135m", device="cpu", structured="off", prefix_cache=cached, max_batch=batch
+        )
+        asyncio.run(model.chat([{"role": "user", "content": "Hello."}], max_tokens=2))  # warm-up
+        started = time.perf_counter()
+        texts = asyncio.run(play(model, args, together))
+        seconds = time.perf_counter() - started
+        baseline, first = baseline or seconds, first or texts
+        same = sum(first[i] == texts[i] for i in greedy)  # greedy answers: samples depend on the batch
+        print(f"{name + ':':24} {seconds / requests:.2f} s/request ({seconds / baseline:.3f}x), "
+              f"{model.generations} generations, same greedy answers {same}/{len(greedy)}")  # fmt: skip
 
 
 if __name__ == "__main__":

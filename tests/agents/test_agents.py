@@ -23,6 +23,7 @@ from implement.config import Config
 from implement.envs.admissible import derive_admissible_commands, type_facts
 from implement.envs.alfworld import AlfworldEnv
 from implement.envs.games import TASK_TYPES, Game, read_walkthrough
+from implement.errors import ConfigError
 from implement.eval.runner import evaluate
 from implement.llm.base import LLMError
 from implement.llm.openai_chat import OpenAIChatModel
@@ -100,6 +101,26 @@ def test_exact_belief_counts_the_samples() -> None:
     assert shares and all(0 < v <= 1 for v in shares.values())
     assert "fridge 1 shows:" in belief.text and sum(c for _, c in belief.outcomes) == 10
     assert exact_belief(state, "dance", []).samples == 0
+
+
+def test_a_search_proposes_one_receptacle_of_each_type_first() -> None:
+    """Receptacles of a type look alike before they are seen: the first proposals span the types."""
+    names = [f"cabinet {i}" for i in range(1, 7)] + ["countertop 1", "drawer 1", "drawer 2", "fridge 1"]
+    seen = ", ".join(f"a {n}" for n in names[:-1]) + f", and a {names[-1]}"
+    state = initial_state(f"You are in the middle of a room. Looking quickly around you, you see {seen}.")
+    admissible = tuple(f"go to {n}" for n in names)
+    found = PlannerPolicy().candidates(parse_goal("put some apple in fridge."), state, admissible)
+    assert [c.receptacle for c in found[:4]] == ["cabinet 1", "countertop 1", "drawer 1", "fridge 1"]
+    assert [c.receptacle for c in found[4:6]] == ["cabinet 2", "drawer 2"]
+    assert {c.receptacle for c in found} == set(names) and all(c.sought == "apple" for c in found)
+
+
+def test_one_round_without_a_final_call_is_refused() -> None:
+    """The only round would have to choose before anything is imagined."""
+    with pytest.raises(ConfigError, match="max_interaction_rounds = 1 leaves no round"):
+        ImplementAgent(PlannerPolicy(), SymbolicWorldModel(), max_rounds=1)
+    ImplementAgent(PlannerPolicy(), SymbolicWorldModel(), max_rounds=1, final_call=True)
+    ImplementAgent(PlannerPolicy(), SymbolicWorldModel(), max_rounds=1, imagination=False)
 
 
 # ---------------------------------------------------------------- the agent on built games

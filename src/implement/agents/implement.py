@@ -64,6 +64,11 @@ class ImplementAgent:
             raise ConfigError(
                 f"need max_rounds >= 1 and rollout_depth >= 0, got {max_rounds}, {rollout_depth}"
             )
+        if imagination and max_rounds == 1 and not final_call:
+            raise ConfigError(
+                "policy.max_interaction_rounds = 1 leaves no round to choose an imagined action: "
+                "set it to 2 or more, or final_call = true, or imagination = false"
+            )
         self.policy = policy
         self.world_model = world_model
         self.summarizer = summarizer

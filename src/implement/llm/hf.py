@@ -321,6 +321,10 @@ class TransformersChatModel:
             )
             latency = time.perf_counter() - started
         generated = output[:, width:].tolist()
+        logger.debug(
+            "%s: %d requests, %d rows, prompts of %d tokens at most, %d tokens decoded, %.2f s",
+            self.name, len(batch), len(owner), width, len(generated[0]), latency,
+        )  # fmt: skip
         first_row = {i: owner.index(i) for i in range(len(batch))}
         return [
             self._completions(request, generated[first_row[i] : first_row[i] + request.rows], latency)
