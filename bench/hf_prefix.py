@@ -89,13 +89,9 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=24)
     args = parser.parse_args()
     requests = args.steps * len(step_requests(0, args.samples))
-    greedy = [
-        i
-        for i, (_, _, temperature) in enumerate(
-            r for s in range(args.steps) for r in step_requests(s, args.samples)
-        )
-        if temperature == 0
-    ]
+    steps = [step_requests(step, args.samples) for step in range(args.steps)]
+    kinds = [temperature for step in steps for _, n, temperature in step for _ in range(n)]  # per text
+    greedy = [i for i, temperature in enumerate(kinds) if temperature == 0]
     print(f"{requests} requests ({args.steps} steps, {args.samples} samples when gathering information)")
     baseline, first = 0.0, list[str]()
     for name, (cached, batch, together) in MODES.items():  # the baseline first: the files are warm for all
