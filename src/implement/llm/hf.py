@@ -17,9 +17,10 @@ backend says it is "unconstrained" and ignores schemas.
 Batching: requests that arrive while the model is busy wait, and those alike in sampling
 (temperature, top_p, schema or none) are decoded together in one generation, up to `max_batch`
 rows. Each prompt is read on its own (sharing with the previous one, see the prefix cache), and
-the caches are left-padded into one: on a CPU a row of a batch of 8 decodes ~4x faster than a
-lone one (`bench/hf_prefix.py`). A sampled answer then depends on the batch it was decoded in;
-a lone request (nothing else waiting) repeats its answers under the seed.
+the caches are left-padded into one: on 2 CPU cores a row of a batch of 8 or more decodes a
+token in ~16 ms, a lone row in ~65 ms (`bench/hf_prefix.py` times whole agent steps). A sampled
+answer then depends on the batch it was decoded in; a lone request (nothing else waiting)
+repeats its answers under the seed.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _enforcer_vocabulary(tokenizer: Any, eos: int | list[int]) -> Any:
     return TokenEnforcerTokenizerData(tokens, decode, eos, False, len(tokenizer))
 
 
-@dataclass
+@dataclass(eq=False)  # two requests are the same only if they are one
 class _Request:
     """One chat request waiting for a generation: its prompt's token ids and its sampling."""
 
