@@ -28,7 +28,10 @@ RECEPTACLES = [
 OPENABLE = ("cabinet", "drawer", "fridge", "microwave")
 
 
-def step_requests(step: int, samples: int) -> list[tuple[list[Message], int, float]]:
+Request = tuple[list[Message], int, float]  # messages, n, temperature
+
+
+def step_requests(step: int, samples: int) -> list[Request]:
     """One step's requests: (messages, n, temperature)."""
     seen = RECEPTACLES[: step + 2]
     state = SymbolicState(
@@ -51,26 +54,28 @@ def step_requests(step: int, samples: int) -> list[tuple[list[Message], int, flo
     return requests
 
 
-async def play(model: TransformersChatModel, args: argparse.Namespace, together: bool) -> list[str]:
+async def play(
+    model: TransformersChatModel, steps: list[list[Request]], max_tokens: int, together: bool
+) -> list[str]:
     """Every step's requests, the answers' texts in order. `together`: the steps are environments
     played at once, as `evaluate --parallel` does (each sends its `[PER]`, then its `[PRE]`s at once)."""
 
     async def ask(messages: list[Message], n: int, temperature: float) -> list[str]:
-        answers = await model.chat(messages, n=n, temperature=temperature, max_tokens=args.max_tokens)
+        answers = await model.chat(messages, n=n, temperature=temperature, max_tokens=max_tokens)
         return [a.text for a in answers]
 
-    async def environment(step: int) -> list[str]:
-        perceive, *predict = step_requests(step, args.samples)
+    async def environment(step: list[Request]) -> list[str]:
+        perceive, *predict = step
         if not together:
             return [text for request in (perceive, *predict) for text in await ask(*request)]
         imagined = await asyncio.gather(*(ask(*request) for request in predict))
         return await ask(*perceive) + [text for texts in imagined for text in texts]
 
     if together:
-        steps = await asyncio.gather(*(environment(step) for step in range(args.steps)))
+        answers = await asyncio.gather(*(environment(step) for step in steps))
     else:
-        steps = [await environment(step) for step in range(args.steps)]
-    return [text for texts in steps for text in texts]
+        answers = [await environment(step) for step in steps]
+    return [text for texts in answers for text in texts]
 
 
 MODES = {  # name: (prefix_cache, max_batch, environments played at once)
@@ -88,8 +93,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=24)
     args = parser.parse_args()
-    requests = args.steps * len(step_requests(0, args.samples))
     steps = [step_requests(step, args.samples) for step in range(args.steps)]
+    requests = sum(len(step) for step in steps)
     kinds = [temperature for step in steps for _, n, temperature in step for _ in range(n)]  # per text
     greedy = [i for i, temperature in enumerate(kinds) if temperature == 0]
     print(f"{requests} requests ({args.steps} steps, {args.samples} samples when gathering information)")
@@ -100,7 +105,7 @@ def main() -> None:
         )
         asyncio.run(model.chat([{"role": "user", "content": "Hello."}], max_tokens=2))  # warm-up
         started = time.perf_counter()
-        texts = asyncio.run(play(model, args, together))
+        texts = asyncio.run(play(model, steps, args.max_tokens, together))
         seconds = time.perf_counter() - started
         baseline, first = baseline or seconds, first or texts
         same = sum(first[i] == texts[i] for i in greedy)  # greedy answers: samples depend on the batch

@@ -5,8 +5,8 @@ sub-goal: take a goal object it can reach, go to one it has seen, treat it at th
 appliance (heat / cool / clean), put it in the target receptacle (opening it first),
 turn on the lamp while holding it. When it knows of no goal object, it searches: every
 receptacle not yet seen inside is a candidate (one of each type first), and the world
-model's beliefs decide, as the expected finds per step (the belief's share of samples showing the object,
-halved when the receptacle must still be opened).
+model's beliefs decide, as the expected finds per step (the belief's share of samples
+showing the object, halved when the receptacle must still be opened).
 
 In policy iteration it proposes candidates (up to `max_proposals` per round, in its
 own order) until all are imagined or the last round comes, then picks the best: the

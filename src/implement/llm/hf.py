@@ -326,11 +326,11 @@ class TransformersChatModel:
             "%s: %d requests, %d rows, prompts of %d tokens at most, %d tokens decoded, %.2f s",
             self.name, len(batch), len(owner), width, len(generated[0]), latency,
         )  # fmt: skip
-        first_row = {i: owner.index(i) for i in range(len(batch))}
-        return [
-            self._completions(request, generated[first_row[i] : first_row[i] + request.rows], latency)
-            for i, request in enumerate(batch)
-        ]
+        answers, start = [], 0
+        for request in batch:  # its rows follow the rows of the requests before it
+            answers.append(self._completions(request, generated[start : start + request.rows], latency))
+            start += request.rows
+        return answers
 
     def _completions(self, request: _Request, rows: list[list[int]], latency: float) -> list[Completion]:
         """`request`'s `n` completions from its rows of generated tokens (greedy: one row, repeated)."""
