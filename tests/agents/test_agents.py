@@ -18,6 +18,7 @@ from implement.agents.belief import exact_belief
 from implement.agents.goals import GoalParseError, parse_goal
 from implement.agents.implement import ImplementAgent
 from implement.agents.planner import PlannerPolicy
+from implement.agents.policy import PolicyView
 from implement.agents.rollout import goal_progress
 from implement.config import Config
 from implement.envs.admissible import derive_admissible_commands, type_facts
@@ -113,6 +114,38 @@ def test_a_search_proposes_one_receptacle_of_each_type_first() -> None:
     assert [c.receptacle for c in found[:4]] == ["cabinet 1", "countertop 1", "drawer 1", "fridge 1"]
     assert [c.receptacle for c in found[4:6]] == ["cabinet 2", "drawer 2"]
     assert {c.receptacle for c in found} == set(names) and all(c.sought == "apple" for c in found)
+
+
+def test_a_receptacle_arrived_at_without_an_open_command_is_not_searched_again() -> None:
+    """A world model that perceives an open shelf as closed must not send the agent back to it:
+    the admissible commands there (no `open`) show that its inside was seen."""
+    names = ["cabinet 1", "cabinet 2", "cabinet 3"]
+    state = initial_state("You are in the middle of a room. Looking quickly around you, you see "
+                          "a cabinet 1, a cabinet 2, and a cabinet 3.")  # fmt: skip
+
+    def arrived(state: SymbolicState, name: str) -> SymbolicState:  # misperceived as closed
+        data = state.to_dict()
+        data["world_state"][name] = {"visited": True, "open": False, "objects": []}
+        return SymbolicState.from_dict({**data, "agent_location": name})
+
+    at_1 = arrived(state, "cabinet 1")
+    at_2 = arrived(at_1, "cabinet 2")
+    policy = PlannerPolicy()
+    policy.reset("put some apple in fridge.", "pick_and_place_simple")
+
+    def proposals(state: SymbolicState, history: list[tuple[str, bool]]) -> list[str]:
+        here = state.agent_location
+        view = PolicyView("put some apple in fridge.", "pick_and_place_simple", state, history,
+                          tuple(f"go to {n}" for n in names if n != here), {}, 1, False)  # fmt: skip
+        return asyncio.run(policy.decide(view)).proposals
+
+    assert proposals(at_1, [("go to cabinet 1", True)]) == ["go to cabinet 2", "go to cabinet 3"]
+    assert proposals(at_2, [("go to cabinet 1", True), ("go to cabinet 2", True)]) == ["go to cabinet 3"]
+    fresh = PlannerPolicy()  # without the arrivals, the misperceived states would send it back
+    found = fresh.candidates(
+        parse_goal("put some apple in fridge."), at_2, ("go to cabinet 1", "go to cabinet 3")
+    )
+    assert [c.action for c in found] == ["go to cabinet 1", "go to cabinet 3"]
 
 
 def test_one_round_without_a_final_call_is_refused() -> None:

@@ -12,12 +12,14 @@ In policy iteration it proposes candidates (up to `max_proposals` per round, in 
 own order) until all are imagined or the last round comes, then picks the best: the
 highest expected finds for a search, else the first candidate the world model
 predicts to change the state. Actions that already failed in this episode come last.
-Arrived at a closed receptacle it came to search, it opens it.
+Arrived at a closed receptacle it came to search, it opens it. A receptacle it opened, or
+arrived at with no `open` among the admissible commands, counts as seen inside whatever the
+state says: a world model that perceives it as closed does not send the agent back to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from implement.agents.belief import Belief
@@ -43,16 +45,18 @@ class PlannerPolicy:
     def __init__(self, max_proposals: int = 8) -> None:
         self.max_proposals = max_proposals
         self.goal: Goal | None = None
+        self.looked_into: set[str] = set()  # receptacles this episode has seen inside
 
     def reset(self, goal: str, task_type: str) -> None:
         self.goal = parse_goal(goal)
+        self.looked_into = set()
 
     async def decide(self, view: PolicyView) -> PolicyReply:
         if self.goal is None:
             raise RuntimeError("decide() before reset()")
         failed = {a for a, ok in view.history if not ok}
-        opened = frozenset(_opened(a for a, ok in view.history if ok))
-        found = self.candidates(self.goal, view.state, view.admissible, opened)
+        self.looked_into.update(_looked_into(view.history, view.admissible))
+        found = self.candidates(self.goal, view.state, view.admissible, frozenset(self.looked_into))
         candidates = sorted(found, key=lambda c: c.action in failed)
         if not candidates:
             candidates = [Candidate("look")]
@@ -222,12 +226,17 @@ def _text(verb: Verb, obj: str | None = None, receptacle: str | None = None) -> 
     return format_command(Command(verb, obj, receptacle))
 
 
-def _opened(actions: Iterable[str]) -> Iterator[str]:
-    """The receptacles the `open` commands among `actions` opened."""
-    for action in actions:
+def _looked_into(history: list[tuple[str, bool]], admissible: tuple[str, ...]) -> Iterator[str]:
+    """The receptacles `history` opened, and the one its last action went to if it needs no
+    opening there (no `open` among the `admissible` commands)."""
+    for action, ok in history:
         command = parse_command(action)
-        if command is not None and command.verb == "open" and command.receptacle is not None:
+        if ok and command is not None and command.verb == "open" and command.receptacle is not None:
             yield command.receptacle
+    last = parse_command(history[-1][0]) if history and history[-1][1] else None
+    arrived = last.receptacle if last is not None and last.verb == "go to" else None
+    if arrived is not None and _text("open", receptacle=arrived) not in admissible:
+        yield arrived
 
 
 def _across_types(candidates: list[Candidate]) -> list[Candidate]:
