@@ -132,6 +132,7 @@ def loop(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         str(args.seed),
     ]
     flags += ["--games", str(args.loop_games), "--trials", str(args.loop_trials), "--resume"]
+    flags += ["--parallel", str(args.loop_games)]  # every game at once: the hf backend batches them
     reports = args.out / "reports"
     return {
         name: implement(

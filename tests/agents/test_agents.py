@@ -148,6 +148,19 @@ def test_a_receptacle_arrived_at_without_an_open_command_is_not_searched_again()
     assert [c.action for c in found] == ["go to cabinet 1", "go to cabinet 3"]
 
 
+def test_an_admissible_take_of_the_goal_object_is_a_candidate_the_state_missed() -> None:
+    """The environment offers `take mug 2 from coffeemachine 1` while the perceived state lists
+    nothing there: the planner takes it instead of searching on."""
+    state = initial_state("You are in the middle of a room. Looking quickly around you, you see "
+                          "a coffeemachine 1, and a fridge 1.")  # fmt: skip
+    here = SymbolicState.from_dict({**state.to_dict(), "agent_location": "coffeemachine 1"})
+    admissible = ("go to fridge 1", "take mug 2 from coffeemachine 1", "take cup 1 from coffeemachine 1")
+    found = PlannerPolicy().candidates(parse_goal("put a clean mug in coffeemachine."), here, admissible)
+    assert [c.action for c in found] == ["take mug 2 from coffeemachine 1"]
+    two = parse_goal("put two mug in coffeemachine.")  # those in the target already count
+    assert [c.action for c in PlannerPolicy().candidates(two, here, admissible)] == ["go to fridge 1"]
+
+
 def test_one_round_without_a_final_call_is_refused() -> None:
     """The only round would have to choose before anything is imagined."""
     with pytest.raises(ConfigError, match="max_interaction_rounds = 1 leaves no round"):

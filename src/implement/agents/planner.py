@@ -1,12 +1,13 @@
 """`planner`: the LLM-free policy. It parses the goal and works through its sub-goals.
 
 Each step it lists candidate commands from the admissible list for the first unmet
-sub-goal: take a goal object it can reach, go to one it has seen, treat it at the
-appliance (heat / cool / clean), put it in the target receptacle (opening it first),
-turn on the lamp while holding it. When it knows of no goal object, it searches: every
-receptacle not yet seen inside is a candidate (one of each type first), and the world
-model's beliefs decide, as the expected finds per step (the belief's share of samples
-showing the object, halved when the receptacle must still be opened).
+sub-goal: take a goal object it can reach (listed in the state, or among the admissible
+takes), go to one it has seen, treat it at the appliance (heat / cool / clean), put it in
+the target receptacle (opening it first), turn on the lamp while holding it. When it knows
+of no goal object, it searches: every receptacle not yet seen inside is a candidate (one
+of each type first), and the world model's beliefs decide, as the expected finds per step
+(the belief's share of samples showing the object, halved when the receptacle must still
+be opened).
 
 In policy iteration it proposes candidates (up to `max_proposals` per round, in its
 own order) until all are imagined or the last round comes, then picks the best: the
@@ -145,6 +146,10 @@ class _Step:
                     visits.append(Candidate(_text("open", receptacle=name)))
                 elif _text("go to", receptacle=name) in self.allowed:
                     visits.append(Candidate(_text("go to", receptacle=name)))
+        listed = {c.action for c in takes}  # the admissible takes too: the state may miss an object
+        for text in self.allowed_on("take", lambda o: object_type(o) == kind):
+            if text not in listed and (skip is None or not text.endswith(f" from {skip}")):
+                takes.append(Candidate(text))
         return takes + visits or self.search(kind, skip)
 
     def search(self, kind: str, skip: str | None = None) -> list[Candidate]:
