@@ -13,7 +13,8 @@ Each step is a run of the `implement` CLI into `OUT/<step>`; a rerun skips the f
    `--samples` samples per information-gathering action; the base gets `--base-max-tokens`
    completion tokens (it seldom stops by itself, and a token takes ~0.05 s here);
 5. with `--loop`: `evaluate` (the planner as policy) on `--loop-games` valid_seen games x
-   `--loop-trials` trials, with the trained model and with the symbolic one.
+   `--loop-trials` trials of at most `--loop-max-steps` steps, with the trained model and with
+   the symbolic one.
 
 The report goes to stdout (markdown) and to `DOCS/wm-training.json`, the loss plot to
 `DOCS/wm-training-loss.svg`.
@@ -132,6 +133,7 @@ def loop(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         str(args.seed),
     ]
     flags += ["--games", str(args.loop_games), "--trials", str(args.loop_trials), "--resume"]
+    flags += ["--max-steps", str(args.loop_max_steps)]
     flags += ["--parallel", str(args.loop_games)]  # every game at once: the hf backend batches them
     reports = args.out / "reports"
     return {
@@ -184,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loop", action="store_true", help="also play the agent with the trained model")
     parser.add_argument("--loop-games", type=int, default=10)
     parser.add_argument("--loop-trials", type=int, default=3)
+    parser.add_argument("--loop-max-steps", type=int, default=30, help="steps per episode (paper: 30)")
     args = parser.parse_args(argv)
     built = build_model(args)
     scores = score(args)
