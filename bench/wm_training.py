@@ -14,7 +14,8 @@ Each step is a run of the `implement` CLI into `OUT/<step>`; a rerun skips the f
    completion tokens (it seldom stops by itself, and a token takes ~0.05 s here);
 5. with `--loop`: `evaluate` (the planner as policy) on `--loop-games` valid_seen games x
    `--loop-trials` trials of at most `--loop-max-steps` steps, with the trained model and with
-   the symbolic one.
+   the symbolic one; beside SR@k, how often the agent's perceived state agrees with the text
+   parser's after a step.
 
 The report goes to stdout (markdown) and to `DOCS/wm-training.json`, the loss plot to
 `DOCS/wm-training-loss.svg`.
@@ -26,6 +27,7 @@ The report goes to stdout (markdown) and to `DOCS/wm-training.json`, the loss pl
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -136,16 +138,34 @@ def loop(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     flags += ["--max-steps", str(args.loop_max_steps)]
     flags += ["--parallel", str(args.loop_games)]  # every game at once: the hf backend batches them
     reports = args.out / "reports"
-    return {
-        name: implement(
-            ["evaluate", "--world-model", spec, "--out", str(args.out / f"loop-{name}"), *flags],
-            reports / f"loop-{name}.json",
+    summaries = {}
+    for name, spec in models.items():
+        run_dir = args.out / f"loop-{name}"
+        summary = implement(
+            ["evaluate", "--world-model", spec, "--out", str(run_dir), *flags], reports / f"loop-{name}.json"
         )
-        for name, spec in models.items()
-    }
+        summaries[name] = {**summary, "perception": perception_agreement(run_dir)}
+    return summaries
 
 
-LOOP_KEYS = ("SR@1", "SR@k", "steps per success", "steps / walkthrough", "s/step", "errors")
+def perception_agreement(run_dir: Path) -> dict[str, Any]:
+    """How often the state the agent acts on (the world model's `[PER]`, its errors carried over)
+    agrees with the text parser's after a step: whole, location, inventory, receptacles."""
+    counts = {"steps": 0, "state": 0, "location": 0, "inventory": 0, "receptacles": 0}
+    for path in sorted((run_dir / "steps").glob("*/*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        for parsed, after in itertools.pairwise(lines[1:]):  # step 0: the room, read by the parser
+            believed, truth = after["decision"]["details"]["state"], parsed["state"]
+            counts["steps"] += 1
+            counts["state"] += believed == truth
+            counts["location"] += believed["agent_location"] == truth["agent_location"]
+            counts["inventory"] += believed["inventory"] == truth["inventory"]
+            counts["receptacles"] += believed["world_state"] == truth["world_state"]
+    steps = counts["steps"]
+    return {"steps": steps, **{k: round(v / steps, 3) for k, v in counts.items() if k != "steps" and steps}}
+
+
+LOOP_KEYS = ("SR@1", "SR@k", "steps per success", "steps / walkthrough", "s/step", "errors", "[PER] agrees")
 
 
 def loop_row(summary: dict[str, Any]) -> dict[str, Any]:
@@ -156,6 +176,7 @@ def loop_row(summary: dict[str, Any]) -> dict[str, Any]:
         "steps per success": summary["steps_per_success"],
         "steps / walkthrough": summary["steps_ratio_to_walkthrough"],
         "s/step": summary["usage"].get("seconds_per_step"), "errors": summary["errors"],
+        "[PER] agrees": summary["perception"].get("state"),
     }  # fmt: skip
 
 
